@@ -1,0 +1,509 @@
+import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
+import { type PlanStep, planSteps } from "./plan.ts";
+import type { Command, Decision, Effect, Observations, ProfileVerdict } from "./types.ts";
+
+export interface EngineInput {
+  spec: RolloutSpec;
+  status: RolloutStatus | undefined;
+  observations: Observations;
+  now: Date;
+}
+
+type AnalysisStep = Extract<PlanStep, { kind: "analysis" }>;
+/** The implicit analysis at the final share, before promotion. */
+const FINAL_GATE: AnalysisStep = { kind: "analysis" };
+
+const TERMINAL: readonly Phase[] = ["Succeeded", "RolledBack", "Failed"];
+const ACTIVE: readonly Phase[] = ["Progressing", "Paused"];
+
+export function isTerminal(phase: Phase | undefined): boolean {
+  return phase !== undefined && TERMINAL.includes(phase);
+}
+
+/**
+ * One tick of the rollout state machine: from the spec, the stored status, what the controller observed
+ * and the time, the next status and the effects to carry out. Pure: no I/O, no clock of its own.
+ *
+ * Order matters: deadlines first (whatever else is wrong), then a new revision, then a manual command,
+ * then the phase's own work.
+ */
+export function decide(input: EngineInput): Decision {
+  return new Tick(input).run();
+}
+
+class Tick {
+  private readonly spec: RolloutSpec;
+  private readonly obs: Observations;
+  private readonly now: Date;
+  private readonly plan: PlanStep[];
+  private status: RolloutStatus;
+  private readonly effects: Effect[] = [];
+  private requeue: number[] = [];
+  /** The canary share on the route as far as this tick knows: unknown once it asked for a new one. */
+  private appliedWeight: number | undefined;
+
+  constructor({ spec, status, observations, now }: EngineInput) {
+    this.spec = spec;
+    this.obs = observations;
+    this.now = now;
+    this.plan = planSteps(spec);
+    this.status = structuredClone(status ?? {});
+    this.appliedWeight = observations.appliedWeight;
+  }
+
+  run(): Decision {
+    this.expireFault();
+    if (!this.newRevision()) {
+      this.deadline();
+      this.command();
+      this.advance();
+    }
+    this.status.weights = { ...this.status.weights, desired: this.status.weights?.desired ?? 0 };
+    if (this.obs.appliedWeight !== undefined) this.status.weights.applied = this.obs.appliedWeight;
+    const requeueAfterMs = this.requeue.length ? Math.max(0, Math.min(...this.requeue)) : undefined;
+    return { status: this.status, effects: this.effects, requeueAfterMs };
+  }
+
+  // --- helpers --------------------------------------------------------------------------------------
+
+  private get phase(): Phase {
+    return this.status.phase ?? "Idle";
+  }
+
+  private get nowIso(): string {
+    return this.now.toISOString();
+  }
+
+  private elapsedInStep(): number {
+    return this.status.stepStartedAt ? this.now.getTime() - Date.parse(this.status.stepStartedAt) : 0;
+  }
+
+  private event(reason: string, message: string, warning = false): void {
+    this.effects.push({ type: "event", reason, message, ...(warning ? { warning } : {}) });
+  }
+
+  private transition(phase: Phase, message: string, reason: string = phase, warning = false): void {
+    this.status.phase = phase;
+    this.status.message = message;
+    if (phase !== "Paused") delete this.status.pauseReason;
+    this.event(reason, message, warning);
+    this.webhook("event");
+  }
+
+  private webhook(type: NonNullable<RolloutSpec["webhooks"]>[number]["type"]): void {
+    if (this.spec.webhooks?.some((hook) => hook.type === type))
+      this.effects.push({ type: "callWebhook", webhook: type });
+  }
+
+  private setDesiredWeight(weight: number): void {
+    this.status.weights = { ...this.status.weights, desired: weight };
+    if (this.appliedWeight !== weight) this.writeWeight(weight);
+  }
+
+  private writeWeight(weight: number): void {
+    this.effects.push({ type: "setWeight", weight });
+    this.appliedWeight = undefined;
+  }
+
+  private weightApplied(): boolean {
+    return this.appliedWeight === (this.status.weights?.desired ?? 0);
+  }
+
+  private wakeIn(ms: number): void {
+    this.requeue.push(ms);
+  }
+
+  // --- deadlines --------------------------------------------------------------------------------------
+
+  /** A fault never outlives its expiry, whatever state the rollout is in. */
+  private expireFault(): void {
+    const fault = this.status.fault;
+    if (!fault) return;
+    const left = Date.parse(fault.expiresAt) - this.now.getTime();
+    if (left > 0) return this.wakeIn(left);
+    this.effects.push({ type: "clearFault" });
+    delete this.status.fault;
+    this.event("FaultCleared", `fault on ${fault.host ?? "the route"} expired and was removed`);
+  }
+
+  /** Steps that wait on the cluster (pods, weights, primary) get progressDeadlineSeconds to finish. */
+  private deadline(): void {
+    const limit = this.spec.progressDeadlineSeconds * 1000;
+    if (!["Initializing", "Progressing", "Promoting"].includes(this.phase)) return;
+    if (this.phase === "Progressing" && !this.waitingOnCluster()) return;
+    const left = limit - this.elapsedInStep();
+    if (left > 0) return this.wakeIn(left);
+    const message = `no progress within ${this.spec.progressDeadlineSeconds}s: ${this.status.message ?? this.phase}`;
+    if (this.phase === "Promoting") {
+      // The old primary is already being replaced; the canary still serves, so traffic stays where it is.
+      this.transition("Failed", message, "ProgressDeadlineExceeded", true);
+    } else this.rollBack(message, "ProgressDeadlineExceeded");
+  }
+
+  private waitingOnCluster(): boolean {
+    const step = this.plan[this.status.step ?? 0];
+    return step?.kind === "setWeight" && !this.weightApplied();
+  }
+
+  // --- revisions ----------------------------------------------------------------------------------------
+
+  /** Starts, restarts or bootstraps when the target's revision changed; true when it took the tick. */
+  private newRevision(): boolean {
+    const target = this.obs.targetRevision;
+    if (this.status.stableRevision === undefined) return this.bootstrap();
+    if (target === this.status.revision) return false;
+    if (target === this.status.stableRevision) {
+      this.status.revision = target;
+      if (this.phase === "Idle" || isTerminal(this.phase)) return false;
+      this.rollBack(`the target was set back to the stable revision ${target}`, "RevertedToStable");
+      return true;
+    }
+    this.status.revision = target;
+    this.status.startedAt = this.nowIso;
+    this.status.analysis = [];
+    this.startPhaseStep("Initializing", `new revision ${target}: starting the canary`, "NewRevision");
+    this.initialize();
+    return true;
+  }
+
+  /** The first time a Rollout is seen: the target's revision becomes the stable primary, without analysis. */
+  private bootstrap(): boolean {
+    const target = this.obs.targetRevision;
+    if (this.status.phase === undefined) {
+      this.status.revision = target;
+      this.startPhaseStep("Initializing", `making ${target} the stable primary`, "Bootstrap");
+    }
+    this.effects.push({ type: "promotePrimary", revision: this.status.revision ?? target });
+    this.effects.push({ type: "scaleCanary", up: false });
+    this.setDesiredWeight(0);
+    if (
+      this.obs.primary.revision === this.status.revision &&
+      this.obs.primary.ready &&
+      this.weightApplied()
+    ) {
+      this.status.stableRevision = this.status.revision;
+      this.transition(
+        "Idle",
+        `stable revision ${this.status.revision} is serving all traffic`,
+        "Initialized",
+      );
+    }
+    return true;
+  }
+
+  private startPhaseStep(phase: Phase, message: string, reason: string): void {
+    this.status.step = 0;
+    this.status.stepStartedAt = this.nowIso;
+    this.transition(phase, message, reason);
+  }
+
+  // --- commands ----------------------------------------------------------------------------------------
+
+  private command(): void {
+    const command = this.obs.command;
+    if (!command || command.id === this.status.lastCommand?.id) return;
+    this.status.lastCommand = { id: command.id, type: command.type, appliedAt: this.nowIso };
+    const applied = this.applyCommand(command);
+    if (!applied) this.event("CommandIgnored", `${command.type} does nothing while ${this.phase}`);
+  }
+
+  private applyCommand(command: Command): boolean {
+    const active = ACTIVE.includes(this.phase);
+    switch (command.type) {
+      case "pause":
+        if (this.phase !== "Progressing") return false;
+        this.pause("paused by user");
+        return true;
+      case "resume":
+        if (this.phase !== "Paused") return false;
+        if (this.plan[this.status.step ?? 0]?.kind === "pause")
+          this.nextStep("resumed past the gate by user");
+        else this.transition("Progressing", "resumed by user", "Resumed");
+        return true;
+      case "promote":
+        if (!active) return false;
+        if (command.full || (this.status.step ?? 0) >= this.plan.length) this.promote("promoted by user");
+        else this.nextStep("promoted to the next step by user");
+        return true;
+      case "abort":
+        if (!active && this.phase !== "Initializing") return false;
+        this.rollBack("aborted by user", "Aborted");
+        return true;
+      case "retry":
+        if (!isTerminal(this.phase) || this.status.revision === this.status.stableRevision) return false;
+        this.status.analysis = [];
+        this.startPhaseStep("Initializing", `retrying revision ${this.status.revision}`, "Retry");
+        return true;
+      case "set-weight":
+        if (!active) return false;
+        this.setDesiredWeight(command.weight);
+        this.pause(`weight set to ${command.weight}% by user`);
+        return true;
+    }
+  }
+
+  private pause(reason: string): void {
+    this.status.pauseReason = reason;
+    this.transition("Paused", reason);
+  }
+
+  // --- phases -----------------------------------------------------------------------------------------
+
+  private advance(): void {
+    switch (this.phase) {
+      case "Initializing":
+        return this.initialize();
+      case "Progressing":
+      case "Paused":
+        return this.progress();
+      case "Promoting":
+        return this.promoting();
+      case "RollingBack":
+        return this.rollingBack();
+      default:
+        return;
+    }
+  }
+
+  private initialize(): void {
+    this.effects.push({ type: "scaleCanary", up: true });
+    this.setDesiredWeight(0);
+    const hookConfigured = this.spec.webhooks?.some((hook) => hook.type === "pre-rollout");
+    const answer = this.obs.webhooks["pre-rollout"];
+    if (hookConfigured && answer === "rejected")
+      return this.rollBack("the pre-rollout webhook rejected it", "WebhookRejected");
+    if (hookConfigured && answer !== "approved") {
+      this.webhook("pre-rollout");
+      this.status.message = "waiting for the pre-rollout webhook";
+      return this.wakeIn(this.spec.analysis.interval);
+    }
+    if (!this.obs.canaryReady) {
+      this.status.message = `waiting for the canary pods of ${this.status.revision} to be ready`;
+      return this.wakeIn(this.spec.analysis.interval);
+    }
+    this.status.step = -1;
+    this.nextStep("canary is ready");
+  }
+
+  private failedVerdicts(profiles?: string[]): ProfileVerdict[] {
+    return this.requiredVerdicts(profiles).filter((v) => v.verdict === "Fail");
+  }
+
+  /** Verdicts of the required profiles (optionally only those named by the step). */
+  private requiredVerdicts(profiles?: string[]): ProfileVerdict[] {
+    const required = new Set(
+      this.spec.analysis.profiles
+        .filter((p) => p.required && (profiles === undefined || profiles.includes(p.name)))
+        .map((p) => p.name),
+    );
+    if (profiles) for (const name of profiles) required.add(name);
+    return this.obs.verdicts.filter((v) => required.has(v.profile));
+  }
+
+  private progress(): void {
+    this.status.analysis = this.obs.verdicts;
+    const index = this.status.step ?? 0;
+    const step = this.plan[index];
+    // A failing canary is rolled back at any step, paused or not, inside the schedule window or not.
+    const failed = this.failedVerdicts(step?.kind === "chaos" ? step.chaos.profiles : undefined);
+    if (failed.length > 0) {
+      const names = failed.map((v) => `${v.profile} (${v.evidence ?? "failed"})`).join("; ");
+      return this.rollBack(`analysis failed: ${names}`, "AnalysisFailed");
+    }
+    this.correctDrift();
+    if (this.phase === "Paused") return;
+    if (!this.obs.scheduleOpen) {
+      this.status.message = `outside the schedule window (${this.spec.schedule?.window}): holding at ${this.status.weights?.desired ?? 0}%`;
+      return this.wakeIn(60_000);
+    }
+    if (!step) return this.awaitPromotion();
+    this.runStep(step);
+  }
+
+  /** Someone else changed the weights: say so and put ours back. */
+  private correctDrift(): void {
+    const desired = this.status.weights?.desired ?? 0;
+    const step = this.plan[this.status.step ?? 0];
+    const settingWeight =
+      step?.kind === "setWeight" && step.weight === desired && this.phase === "Progressing";
+    if (this.appliedWeight === undefined || this.appliedWeight === desired || settingWeight) return;
+    this.event(
+      "TrafficDrift",
+      `route shows ${this.appliedWeight}% on the canary, expected ${desired}%; re-applying`,
+      true,
+    );
+    this.writeWeight(desired);
+  }
+
+  private runStep(step: PlanStep): void {
+    const elapsed = this.elapsedInStep();
+    switch (step.kind) {
+      case "setWeight":
+        this.setDesiredWeight(step.weight);
+        if (this.weightApplied()) return this.nextStep(`canary weight is ${step.weight}%`);
+        this.status.message = `setting the canary weight to ${step.weight}%`;
+        return this.wakeIn(1_000);
+      case "pause":
+        if (step.durationMs === undefined) return this.pause(step.reason);
+        if (elapsed >= step.durationMs) return this.nextStep("pause ended");
+        this.status.message = `${step.reason}: ${Math.ceil((step.durationMs - elapsed) / 1000)}s left`;
+        return this.wakeIn(step.durationMs - elapsed);
+      case "match":
+        return this.nextStep("matching requests go to the canary");
+      case "chaos":
+        return this.runChaos(step, elapsed);
+      case "analysis":
+        if (this.runAnalysis(step, elapsed)) this.nextStep("analysis passed");
+        return;
+    }
+  }
+
+  private runChaos(step: Extract<PlanStep, { kind: "chaos" }>, elapsed: number): void {
+    if (elapsed >= step.chaos.duration) {
+      if (this.status.fault) this.effects.push({ type: "clearFault" });
+      delete this.status.fault;
+      return this.nextStep("chaos gate passed");
+    }
+    this.status.message = `chaos gate: ${Math.ceil((step.chaos.duration - elapsed) / 1000)}s left`;
+    this.wakeIn(Math.min(step.chaos.duration - elapsed, this.spec.analysis.interval));
+  }
+
+  /** Runs an analysis step; true when it passed (the caller moves on), false while it holds. */
+  private runAnalysis(step: AnalysisStep, elapsed: number): boolean {
+    const verdicts = this.requiredVerdicts(step.profiles);
+    const expected = step.profiles?.length ?? this.spec.analysis.profiles.filter((p) => p.required).length;
+    const allPass = verdicts.length >= expected && verdicts.every((v) => v.verdict === "Pass");
+    const minimum = step.atLeastMs ?? 0;
+    if (allPass && elapsed >= minimum) return true;
+    const deadline = step.untilMs ?? minimum + this.spec.progressDeadlineSeconds * 1000;
+    if (elapsed >= deadline) {
+      const open = verdicts.filter((v) => v.verdict !== "Pass").map((v) => `${v.profile}: ${v.verdict}`);
+      // Lack of evidence is never a reason to roll back: a person decides.
+      this.pause(`analysis did not pass by the step deadline (${open.join(", ") || "no verdicts"})`);
+      return false;
+    }
+    this.status.message = `analysing: ${verdicts.map((v) => `${v.profile} ${v.verdict}`).join(", ") || "waiting for data"}`;
+    this.wakeIn(Math.min(this.spec.analysis.interval, deadline - elapsed));
+    return false;
+  }
+
+  private nextStep(message: string): void {
+    const leaving = this.plan[this.status.step ?? -1];
+    if (leaving?.kind === "analysis" && leaving.mirror)
+      this.effects.push({ type: "setMirror", percent: null });
+    if (leaving?.kind === "chaos" && this.status.fault) {
+      this.effects.push({ type: "clearFault" });
+      delete this.status.fault;
+    }
+    const index = (this.status.step ?? -1) + 1;
+    this.status.step = index;
+    this.status.stepStartedAt = this.nowIso;
+    this.status.analysis = [];
+    const step = this.plan[index];
+    if (step?.kind === "analysis" && step.mirror) this.effects.push({ type: "setMirror", percent: 100 });
+    if (step?.kind === "match") this.effects.push({ type: "setMatch", match: step.match });
+    if (step?.kind === "chaos") {
+      const expiresAt = new Date(this.now.getTime() + step.chaos.duration).toISOString();
+      this.effects.push({ type: "applyFault", chaos: step.chaos, expiresAt });
+      this.status.fault = {
+        target: step.chaos.target,
+        ...(step.chaos.host ? { host: step.chaos.host } : {}),
+        expiresAt,
+      };
+    }
+    const what = step ? `step ${index + 1}/${this.plan.length}: ${describeStep(step)}` : "all steps done";
+    this.transition("Progressing", `${message}; ${what}`, "StepStarted");
+    if (step) this.runStep(step);
+    else this.awaitPromotion();
+  }
+
+  /**
+   * After the last step, the canary is judged once more at its final share: promotion needs a Pass from
+   * every required profile (then the confirm-promotion webhook, if any).
+   */
+  private awaitPromotion(): void {
+    if (!this.runAnalysis(FINAL_GATE, this.elapsedInStep())) return;
+    const hookConfigured = this.spec.webhooks?.some((hook) => hook.type === "confirm-promotion");
+    if (hookConfigured && this.obs.webhooks["confirm-promotion"] !== "approved") {
+      this.webhook("confirm-promotion");
+      this.status.message = "waiting for the confirm-promotion webhook to approve";
+      return this.wakeIn(this.spec.analysis.interval);
+    }
+    this.promote("all steps passed");
+  }
+
+  private promote(message: string): void {
+    this.status.stepStartedAt = this.nowIso;
+    this.transition("Promoting", `${message}: promoting ${this.status.revision} to primary`, "Promoting");
+    this.promoting();
+  }
+
+  private promoting(): void {
+    const revision = this.status.revision!;
+    if (this.obs.primary.revision !== revision) {
+      this.effects.push({ type: "promotePrimary", revision });
+      this.status.message = `updating the primary to ${revision}`;
+      return this.wakeIn(1_000);
+    }
+    if (!this.obs.primary.ready) {
+      this.status.message = `waiting for the primary pods of ${revision} to be ready`;
+      return this.wakeIn(1_000);
+    }
+    this.setDesiredWeight(0);
+    if (!this.weightApplied()) {
+      this.status.message = "moving all traffic to the primary";
+      return this.wakeIn(1_000);
+    }
+    this.finish("Succeeded", `${revision} promoted: the primary serves all traffic`, "post-rollout");
+  }
+
+  private rollBack(message: string, reason: string): void {
+    this.status.stepStartedAt = this.nowIso;
+    this.transition("RollingBack", message, reason, true);
+    this.rollingBack();
+  }
+
+  private rollingBack(): void {
+    if (this.status.fault) this.effects.push({ type: "clearFault" });
+    delete this.status.fault;
+    this.clearRouting();
+    this.setDesiredWeight(0);
+    if (!this.weightApplied()) return this.wakeIn(1_000);
+    this.finish("RolledBack", `rolled back: ${this.status.message ?? ""}`.trim(), "rollback");
+  }
+
+  /** Removes the match and mirror routes the plan may have set (idempotent, so safe to repeat). */
+  private clearRouting(): void {
+    if (this.plan.some((step) => step.kind === "match")) this.effects.push({ type: "setMatch", match: null });
+    if (this.plan.some((step) => step.kind === "analysis" && step.mirror)) {
+      this.effects.push({ type: "setMirror", percent: null });
+    }
+  }
+
+  private finish(
+    phase: "Succeeded" | "RolledBack",
+    message: string,
+    hook: "post-rollout" | "rollback",
+  ): void {
+    if (phase === "Succeeded") this.clearRouting();
+    this.effects.push({ type: "scaleCanary", up: false });
+    if (phase === "Succeeded") this.status.stableRevision = this.status.revision;
+    this.transition(phase, message, phase, phase === "RolledBack");
+    this.webhook(hook);
+  }
+}
+
+function describeStep(step: PlanStep): string {
+  switch (step.kind) {
+    case "setWeight":
+      return `set weight ${step.weight}%`;
+    case "pause":
+      return step.durationMs === undefined ? step.reason : `pause ${step.durationMs / 1000}s`;
+    case "analysis":
+      return "analysis";
+    case "chaos":
+      return `chaos on ${step.chaos.host ?? "the route"}`;
+    case "match":
+      return "route matching requests to the canary";
+  }
+}
