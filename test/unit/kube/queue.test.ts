@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { TokenBucket } from "../../../src/kube/rate-limit.ts";
+import { WorkQueue } from "../../../src/kube/queue.ts";
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("WorkQueue", () => {
+  it("never hands one key to two workers, and reruns a key added while it was worked on", async () => {
+    const queue = new WorkQueue();
+    const running = new Set<string>();
+    const runs: string[] = [];
+    let overlap = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const done = queue.run(4, async (key) => {
+      if (running.has(key)) overlap = true;
+      running.add(key);
+      runs.push(key);
+      if (runs.length === 1) await gate;
+      running.delete(key);
+    });
+    queue.add("shop/checkout");
+    await tick();
+    queue.add("shop/checkout"); // while the first run is blocked
+    queue.add("shop/checkout"); // deduplicated with the one above
+    queue.add("shop/cart");
+    await tick();
+    expect(runs).toEqual(["shop/checkout", "shop/cart"]);
+    release();
+    await tick();
+    await tick();
+    expect(runs).toEqual(["shop/checkout", "shop/cart", "shop/checkout"]);
+    expect(overlap).toBe(false);
+    queue.shutDown();
+    await done;
+  });
+
+  it("keeps the earliest due time of delayed adds", async () => {
+    vi.useFakeTimers();
+    const queue = new WorkQueue();
+    const runs: string[] = [];
+    const done = queue.run(1, async (key) => {
+      runs.push(key);
+    });
+    queue.addAfter("a", 10_000);
+    queue.addAfter("a", 1_000);
+    queue.addAfter("a", 5_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs).toEqual(["a"]);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(runs).toEqual(["a"]);
+    queue.shutDown();
+    await done;
+  });
+});
+
+describe("TokenBucket", () => {
+  it("lets a burst through at once, then paces requests at the QPS", async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket(5, 3);
+    let granted = 0;
+    for (let i = 0; i < 8; i++) void bucket.take().then(() => granted++);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(granted).toBe(3);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(granted).toBe(5);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(granted).toBe(8);
+  });
+});
