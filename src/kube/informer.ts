@@ -1,0 +1,147 @@
+import type { KubeObject } from "./client.ts";
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+/** Where an informer gets its objects: a list with its resourceVersion, and a watch from a version. */
+export interface ListWatchSource<T extends KubeObject> {
+  list(): Promise<{ items: T[]; resourceVersion: string }>;
+  /** Starts a watch; `onDone` is called once when it ends (error or server close). Returns a stop function. */
+  watch(
+    resourceVersion: string,
+    onEvent: (type: WatchEventType, object: T) => void,
+    onDone: (error?: unknown) => void,
+  ): Promise<() => void>;
+}
+
+export type InformerHandler<T> = (type: "added" | "updated" | "deleted", object: T) => void;
+
+const key = (object: KubeObject) => `${object.metadata.namespace ?? ""}/${object.metadata.name}`;
+
+/**
+ * A cache of objects kept current by list + watch, that survives what a real API server does to
+ * watches: server-side closes (re-watch from the last version seen), `410 Gone` (re-list, and report
+ * only what changed), errors (back off and retry). Handlers see every change exactly as the cache does.
+ */
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private resourceVersion = "";
+  private stopWatch: (() => void) | undefined;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private syncedOnce = false;
+  /** Relists done (the first list included): each 410 adds one. */
+  relists = 0;
+
+  constructor(
+    private readonly source: ListWatchSource<T>,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  on(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get synced(): boolean {
+    return this.syncedOnce;
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.cache.get(`${namespace ?? ""}/${name}`);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  /** Lists, then watches; resolves after the first list has filled the cache. */
+  async start(): Promise<void> {
+    await this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.stopWatch?.();
+  }
+
+  private emit(type: "added" | "updated" | "deleted", object: T): void {
+    for (const handler of this.handlers) handler(type, object);
+  }
+
+  private async relist(): Promise<void> {
+    const { items, resourceVersion } = await this.source.list();
+    this.relists++;
+    const seen = new Set<string>();
+    for (const item of items) {
+      const k = key(item);
+      seen.add(k);
+      const old = this.cache.get(k);
+      this.cache.set(k, item);
+      if (!old) this.emit("added", item);
+      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit("updated", item);
+    }
+    for (const [k, old] of this.cache) {
+      if (seen.has(k)) continue;
+      this.cache.delete(k);
+      this.emit("deleted", old);
+    }
+    this.resourceVersion = resourceVersion;
+    this.syncedOnce = true;
+    await this.watch();
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    let gone = false;
+    this.stopWatch = await this.source.watch(
+      this.resourceVersion,
+      (type, object) => {
+        if (type === "ERROR") {
+          gone = (object as unknown as { code?: number }).code === 410;
+          return;
+        }
+        this.failures = 0;
+        this.resourceVersion = object.metadata.resourceVersion ?? this.resourceVersion;
+        if (type === "BOOKMARK") return;
+        const k = key(object);
+        if (type === "DELETED") {
+          this.cache.delete(k);
+          this.emit("deleted", object);
+        } else {
+          const existed = this.cache.has(k);
+          this.cache.set(k, object);
+          this.emit(existed ? "updated" : "added", object);
+        }
+      },
+      (error) => {
+        if (this.stopped) return;
+        if (error) {
+          this.failures++;
+          this.onError(error);
+        }
+        this.retry(gone || isGone(error));
+      },
+    );
+  }
+
+  /** Re-watches (or re-lists after 410), at once after a clean close, with backoff after failures. */
+  private retry(relist: boolean): void {
+    const delay =
+      this.failures === 0 ? 0 : Math.min(30_000, 200 * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
+    this.retryTimer = setTimeout(() => {
+      const next = relist ? this.relist() : this.watch();
+      next.catch((error) => {
+        this.failures++;
+        this.onError(error);
+        this.retry(true);
+      });
+    }, delay);
+    this.retryTimer.unref();
+  }
+}
+
+function isGone(error: unknown): boolean {
+  return (error as { statusCode?: number } | undefined)?.statusCode === 410;
+}
