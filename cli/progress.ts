@@ -1,0 +1,144 @@
+import type { Rollout } from "../src/api/rollout.ts";
+import {
+  faultInfo,
+  formatCount,
+  formatElapsed,
+  formatPercent,
+  isoSeconds,
+  planOf,
+  stepPosition,
+  strategyName,
+} from "./tui/model.ts";
+import type { Connection, RolloutEvent, RolloutStore, Snapshot } from "./tui/store.ts";
+
+/**
+ * Progress as plain lines, for when stdout is not a terminal (CI logs) or with --no-tui, and as JSON
+ * lines with -o json. One line per store event; both read the same store as the TUI.
+ */
+
+type Item = Snapshot | RolloutEvent;
+
+interface Moment {
+  time: number;
+  rollout?: Rollout;
+  connection: Connection;
+  text?: string;
+  warning?: boolean;
+}
+
+function moment(item: Item): Moment {
+  if ("seq" in item) {
+    return {
+      time: item.time,
+      connection: item.connection,
+      text: item.text,
+      ...(item.rollout ? { rollout: item.rollout } : {}),
+      ...(item.warning ? { warning: true } : {}),
+    };
+  }
+  return { time: item.now, connection: item.connection, ...(item.rollout ? { rollout: item.rollout } : {}) };
+}
+
+function counts(value: { bad: number; total: number }): string {
+  return `${formatCount(value.bad)}/${formatCount(value.total)}`;
+}
+
+/**
+ * "2026-11-22T10:00:05Z Progressing step 2/6 weight 25% (applied 25%) http-availability=Pass 3/2100 vs
+ * 2/18000 | <event>": time, phase, step, weights, verdicts (canary vs baseline bad/total), the active
+ * fault, then the event's text. A snapshot gives the same line without the event.
+ */
+export function formatProgressLine(item: Item): string {
+  const { time, rollout, connection, text, warning } = moment(item);
+  const parts = [isoSeconds(time)];
+  if (!rollout) parts.push(connection);
+  else {
+    const status = rollout.status;
+    parts.push(status?.phase ?? "no-status");
+    const position = stepPosition(rollout);
+    if (position) parts.push(position);
+    const weights = status?.weights;
+    if (weights) {
+      const readBack = [
+        weights.applied === undefined ? undefined : `applied ${formatPercent(weights.applied)}`,
+        weights.observed === undefined ? undefined : `observed ${formatPercent(weights.observed)}`,
+      ].filter((part) => part !== undefined);
+      parts.push(
+        `weight ${formatPercent(weights.desired)}${readBack.length ? ` (${readBack.join(", ")})` : ""}`,
+      );
+    }
+    for (const result of status?.analysis ?? []) {
+      let verdict = `${result.profile}=${result.verdict}`;
+      if (result.canary) verdict += ` ${counts(result.canary)}`;
+      if (result.baseline) verdict += ` vs ${counts(result.baseline)}`;
+      parts.push(verdict);
+    }
+    const fault = faultInfo(rollout, time);
+    if (fault) {
+      parts.push(
+        `fault ${fault.what ? `${fault.what} ` : ""}on ${fault.where} ${formatElapsed(fault.leftMs)} left gate=${fault.gate ?? "waiting"}`,
+      );
+    }
+  }
+  if (text !== undefined) parts.push(`| ${warning ? "warning: " : ""}${text}`);
+  return parts.join(" ");
+}
+
+/** The same moment as one JSON object (no newline): stable field names for scripts. */
+export function formatJsonLine(item: Item): string {
+  const { time, rollout, connection, text, warning } = moment(item);
+  const status = rollout?.status;
+  const fault = faultInfo(rollout, time);
+  return JSON.stringify({
+    time: new Date(time).toISOString(),
+    rollout: rollout?.metadata.name,
+    namespace: rollout?.metadata.namespace,
+    strategy: rollout ? strategyName(rollout) : undefined,
+    connection,
+    phase: status?.phase,
+    step: status?.step,
+    steps: rollout ? planOf(rollout).length : undefined,
+    weights: status?.weights,
+    analysis: status?.analysis?.map(({ profile, verdict, canary, baseline, evidence }) => ({
+      profile,
+      verdict,
+      canary,
+      baseline,
+      evidence,
+    })),
+    fault:
+      status?.fault && fault
+        ? { ...status.fault, leftMs: fault.leftMs, ...(fault.gate ? { gate: fault.gate } : {}) }
+        : undefined,
+    message: status?.message,
+    event: text,
+    warning: warning || undefined,
+  });
+}
+
+export interface FollowOptions {
+  /** One JSON object per line instead of text. */
+  json?: boolean;
+}
+
+/**
+ * Writes one line per store event to `out`, starting with the events the store already holds. Returns a
+ * function that stops following.
+ */
+export function followPlain(
+  store: RolloutStore,
+  out: { write(text: string): unknown },
+  options: FollowOptions = {},
+): () => void {
+  const format = options.json ? formatJsonLine : formatProgressLine;
+  let seen = 0;
+  const flush = () => {
+    for (const event of store.getSnapshot().events) {
+      if (event.seq <= seen) continue;
+      seen = event.seq;
+      out.write(`${format(event)}\n`);
+    }
+  };
+  flush();
+  return store.subscribe(flush);
+}
