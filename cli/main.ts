@@ -1,9 +1,13 @@
 import { Command } from "commander";
+import { followCommands } from "./commands/follow.ts";
 import { lintCommand } from "./commands/lint.ts";
+import { listCommand } from "./commands/list.ts";
+import { manageCommands } from "./commands/manage.ts";
 
 const program = new Command("rollout")
   .description("Stepwise: progressive delivery for Kubernetes service meshes")
-  .showHelpAfterError()
-  .addCommand(lintCommand());
+  .showHelpAfterError();
+for (const command of [...followCommands(), listCommand(), ...manageCommands(), lintCommand()])
+  program.addCommand(command);
 
 await program.parseAsync(process.argv);

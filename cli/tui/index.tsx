@@ -2,7 +2,7 @@ import { render } from "ink";
 import type { Phase } from "../../src/api/rollout.ts";
 import { isTerminalPhase } from "./model.ts";
 import { type RolloutActions, RolloutView } from "./rollout-view.tsx";
-import type { RolloutStore } from "./store.ts";
+import type { RolloutStore, Snapshot } from "./store.ts";
 
 export type { Layout, TerminalSize } from "./layout.ts";
 export type { RolloutActions, RolloutViewProps } from "./rollout-view.tsx";
@@ -18,8 +18,8 @@ export interface RenderRolloutViewOptions {
   exitOnCtrlC?: boolean;
   /** Route console.log and friends above the live area instead of through it. Default true. */
   patchConsole?: boolean;
-  /** Resolve once the rollout reaches Succeeded, RolledBack or Failed. Default true. */
-  exitOnTerminal?: boolean;
+  /** When the view is done (resolves with reason "finished"); default: a terminal phase. */
+  done?: (snapshot: Snapshot) => boolean;
   /** Advance the store's clock this often (ms) so elapsed and fault times move; 0 to leave it to the caller. */
   tickMs?: number;
 }
@@ -40,7 +40,8 @@ export function renderRolloutView(
   actions: RolloutActions,
   options: RenderRolloutViewOptions = {},
 ): Promise<ViewOutcome> {
-  const { exitOnTerminal = true, tickMs = 1000 } = options;
+  const { done = (snapshot: Snapshot) => isTerminalPhase(snapshot.rollout?.status?.phase), tickMs = 1000 } =
+    options;
   const phase = () => store.getSnapshot().rollout?.status?.phase;
   let outcome: ViewOutcome | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -76,7 +77,7 @@ export function renderRolloutView(
   function check(): void {
     const snapshot = store.getSnapshot();
     if (snapshot.connection === "gone") finish({ reason: "gone" });
-    else if (exitOnTerminal && isTerminalPhase(phase())) finish({ reason: "finished" });
+    else if (done(snapshot)) finish({ reason: "finished" });
   }
 
   unsubscribe = store.subscribe(check);

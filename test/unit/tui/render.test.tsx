@@ -154,7 +154,7 @@ describe("renderRolloutView", () => {
     let settled = false;
     const done = renderRolloutView(store, actions(), {
       ...streams(new FakeTerminal(80, 24), keyboard),
-      exitOnTerminal: false,
+      done: () => false,
       patchConsole: false,
     }).finally(() => {
       settled = true;

@@ -1,0 +1,235 @@
+import { Command, Option } from "commander";
+import { parseDuration } from "../../src/api/duration.ts";
+import { parseRollout } from "../../src/api/rollout.ts";
+import type { KubeClient } from "../../src/kube/client.ts";
+import { parseImages, type RolloutRef, sendCommand, setImages } from "../actions.ts";
+import { EXIT } from "../exit-codes.ts";
+import { followRollout } from "../follow.ts";
+import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { outcomeOf } from "../outcome.ts";
+import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
+import { RolloutStore, renderRolloutView, type Snapshot } from "../tui/index.tsx";
+
+interface OutputOptions {
+  output?: string;
+  tui?: boolean;
+}
+
+interface WaitOptions {
+  /** Only this revision's outcome counts. */
+  revision?: string;
+  /** Only count an outcome once the controller has acknowledged this command. */
+  commandId?: string;
+  exitOnPause?: boolean;
+  timeoutMs?: number;
+  /** Keep showing after the outcome (rollout watch); ends on q or Ctrl-C only. */
+  forever?: boolean;
+}
+
+function parseTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms === 0)
+    throw new CliError(`--timeout ${text}: expected a duration such as 30m or 90s`, EXIT.invalidInput);
+  return ms;
+}
+
+function outputMode(options: OutputOptions): "tui" | "plain" | "json" {
+  if (options.output !== undefined && options.output !== "json") {
+    throw new CliError(`-o ${options.output}: the only output format is json`, EXIT.invalidInput);
+  }
+  if (options.output === "json") return "json";
+  const interactive = process.stdout.isTTY && process.stdin.isTTY && !process.env.CI;
+  return options.tui === false || !interactive ? "plain" : "tui";
+}
+
+/** The TUI's keys send the same commands as `rollout promote|abort|pause|resume`. */
+function actionsFor(client: KubeClient, ref: RolloutRef) {
+  const send = (type: "promote" | "abort" | "pause" | "resume") => async () => {
+    await sendCommand(client, ref, { type });
+  };
+  return { promote: send("promote"), abort: send("abort"), pause: send("pause"), resume: send("resume") };
+}
+
+/**
+ * Follows a rollout until its outcome (or the timeout), showing it as the TUI, plain lines or JSON
+ * lines, and returns the documented exit code.
+ */
+export async function followUntilOutcome(
+  client: KubeClient,
+  ref: RolloutRef,
+  mode: "tui" | "plain" | "json",
+  wait: WaitOptions,
+): Promise<number> {
+  const store = new RolloutStore();
+  let stopWatch: (() => void) | undefined;
+  try {
+    stopWatch = await followRollout(
+      client,
+      ref,
+      (rollout, problem) => {
+        if (rollout) store.update(rollout);
+        else if (problem === "the rollout was deleted") store.connection("gone");
+        else if (problem) store.event(`the rollout does not parse: ${problem}`, true);
+      },
+      (connection) => store.connection(connection),
+    );
+  } catch (error) {
+    throw explain(error, `rollout ${ref.namespace}/${ref.name}`);
+  }
+  if (!store.getSnapshot().rollout) {
+    stopWatch();
+    throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
+  }
+  const outcome = (snapshot: Snapshot) => {
+    if (snapshot.connection === "gone") return EXIT.failed;
+    const status = snapshot.rollout?.status;
+    if (wait.commandId && status?.lastCommand?.id !== wait.commandId) return undefined;
+    return outcomeOf(status, wait);
+  };
+  try {
+    return await new Promise<number>((resolve) => {
+      const timer = wait.timeoutMs ? setTimeout(() => resolve(EXIT.timedOut), wait.timeoutMs) : undefined;
+      const finish = (code: number) => {
+        clearTimeout(timer);
+        resolve(code);
+      };
+      if (mode === "tui") {
+        renderRolloutView(store, actionsFor(client, ref), {
+          done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
+        }).then(
+          (view) => {
+            const code = outcome(store.getSnapshot());
+            if (view.reason === "finished" && code !== undefined) finish(code);
+            else finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
+          },
+          () => finish(EXIT.failed),
+        );
+        return;
+      }
+      followPlain(store, process.stdout, { json: mode === "json" });
+      const check = () => {
+        const code = outcome(store.getSnapshot());
+        if (code !== undefined && !wait.forever) finish(code);
+      };
+      store.subscribe(check);
+      check();
+    });
+  } finally {
+    stopWatch();
+  }
+}
+
+const printOnce = (store: RolloutStore, json: boolean) =>
+  console.log(json ? formatJsonLine(store.getSnapshot()) : formatProgressLine(store.getSnapshot()));
+
+/** `rollout status`, `rollout watch` and `rollout start`. */
+export function followCommands(): Command[] {
+  const status = withKubeOptions(
+    new Command("status")
+      .description("show a rollout's status; with --watch, follow it to the end (exit codes as start --wait)")
+      .argument("<rollout>", "the Rollout's name")
+      .option("-w, --watch", "follow the rollout until it ends")
+      .option("--timeout <duration>", "with --watch: give up after this long (exit 3)")
+      .option("--exit-on-pause", "with --watch: exit 4 when the rollout waits at a manual gate")
+      .option("--no-tui", "plain lines even in a terminal")
+      .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
+  ).action(
+    (
+      rollout: string,
+      options: KubeOptions & OutputOptions & { watch?: boolean; timeout?: string; exitOnPause?: boolean },
+    ) =>
+      runCli(async () => {
+        const mode = outputMode(options);
+        const timeoutMs = options.timeout ? parseTimeout(options.timeout) : undefined;
+        const { client, namespace } = clientFrom(options);
+        const ref = { namespace, name: rollout };
+        if (options.watch)
+          return followUntilOutcome(client, ref, mode, { exitOnPause: options.exitOnPause, timeoutMs });
+        let raw: unknown;
+        try {
+          raw = await client.get({ apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout", ...ref });
+        } catch (error) {
+          throw explain(error, `rollout ${namespace}/${rollout}`);
+        }
+        const parsed = parseRollout(raw);
+        if (!parsed.ok)
+          throw new CliError(
+            `rollout ${namespace}/${rollout} is invalid: ${parsed.errors[0]?.path}: ${parsed.errors[0]?.message}`,
+            EXIT.invalidInput,
+          );
+        const store = new RolloutStore();
+        store.update(parsed.value);
+        printOnce(store, mode === "json");
+        return EXIT.ok;
+      }),
+  );
+
+  const watch = withKubeOptions(
+    new Command("watch")
+      .description("show a rollout live in the terminal (p promote, a abort, space pause/resume, q quit)")
+      .argument("<rollout>", "the Rollout's name")
+      .option("--no-tui", "plain lines even in a terminal")
+      .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
+  ).action((rollout: string, options: KubeOptions & OutputOptions) =>
+    runCli(async () => {
+      const mode = outputMode(options);
+      const { client, namespace } = clientFrom(options);
+      return followUntilOutcome(client, { namespace, name: rollout }, mode, { forever: mode === "tui" });
+    }),
+  );
+
+  const start = withKubeOptions(
+    new Command("start")
+      .description(
+        "start a release: set new images on the target (or retry the current revision) and optionally wait",
+      )
+      .argument("<rollout>", "the Rollout's name")
+      .option(
+        "--image <[container=]image>",
+        "new image; repeat for several containers",
+        (v: string, all: string[]) => [...all, v],
+        [],
+      )
+      .option("--wait", "follow the rollout to its end; the exit code says how it ended")
+      .option("--timeout <duration>", "with --wait: give up after this long (exit 3)", "30m")
+      .option("--exit-on-pause", "with --wait: exit 4 when the rollout waits at a manual gate")
+      .option("--no-tui", "plain lines even in a terminal")
+      .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
+  ).action(
+    (
+      rollout: string,
+      options: KubeOptions &
+        OutputOptions & { image: string[]; wait?: boolean; timeout: string; exitOnPause?: boolean },
+    ) =>
+      runCli(async () => {
+        const mode = outputMode(options);
+        const timeoutMs = parseTimeout(options.timeout);
+        const images = parseImages(options.image);
+        const { client, namespace } = clientFrom(options);
+        const ref = { namespace, name: rollout };
+        let revision: string | undefined;
+        let commandId: string | undefined;
+        try {
+          if (images.length > 0) revision = await setImages(client, ref, images);
+          else commandId = await sendCommand(client, ref, { type: "retry" });
+        } catch (error) {
+          throw explain(error, `rollout ${namespace}/${rollout}`);
+        }
+        if (mode !== "json") {
+          console.log(
+            revision
+              ? `started revision ${revision} of ${namespace}/${rollout}`
+              : `asked ${namespace}/${rollout} to retry its current revision`,
+          );
+        }
+        if (!options.wait) return EXIT.ok;
+        return followUntilOutcome(client, ref, mode, {
+          revision,
+          commandId,
+          exitOnPause: options.exitOnPause,
+          timeoutMs,
+        });
+      }),
+  );
+  return [start, status, watch];
+}

@@ -1,0 +1,86 @@
+import { Command, Option } from "commander";
+import type { RolloutStatus } from "../../src/api/rollout.ts";
+import type { KubeObject } from "../../src/kube/client.ts";
+import { ROLLOUT } from "../actions.ts";
+import { EXIT } from "../exit-codes.ts";
+import { clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+
+function age(created: string | undefined, now: number): string {
+  if (!created) return "-";
+  const seconds = Math.max(0, Math.floor((now - Date.parse(created)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+/** `rollout list [-A]`: one line per Rollout. */
+export function listCommand(): Command {
+  return withKubeOptions(
+    new Command("list")
+      .description("list rollouts with their phase, step and canary weight")
+      .option("-A, --all-namespaces", "list rollouts in every namespace")
+      .addOption(
+        new Option("-o, --output <format>", "json: one JSON object per rollout per line").choices(["json"]),
+      ),
+  ).action((options: KubeOptions & { allNamespaces?: boolean; output?: string }) =>
+    runCli(async () => {
+      const { client, namespace } = clientFrom(options);
+      let items: (KubeObject & { status?: RolloutStatus })[];
+      try {
+        items = await client.list(
+          ROLLOUT.apiVersion,
+          ROLLOUT.kind,
+          options.allNamespaces ? undefined : namespace,
+        );
+      } catch (error) {
+        throw explain(error, "listing rollouts");
+      }
+      const now = Date.now();
+      const rows = items.map((item) => ({
+        namespace: item.metadata.namespace ?? "",
+        name: item.metadata.name,
+        phase: item.status?.phase ?? "Idle",
+        step: item.status?.step,
+        weight: item.status?.weights?.applied ?? item.status?.weights?.desired ?? 0,
+        revision: item.status?.revision ?? "",
+        age: age(item.metadata.creationTimestamp as string | undefined, now),
+      }));
+      if (options.output === "json") {
+        for (const row of rows) console.log(JSON.stringify(row));
+        return EXIT.ok;
+      }
+      if (rows.length === 0) {
+        console.log(options.allNamespaces ? "No rollouts found." : `No rollouts found in ${namespace}.`);
+        return EXIT.ok;
+      }
+      const header = [
+        ...(options.allNamespaces ? ["NAMESPACE"] : []),
+        "NAME",
+        "PHASE",
+        "STEP",
+        "WEIGHT",
+        "REVISION",
+        "AGE",
+      ];
+      const table = rows.map((r) => [
+        ...(options.allNamespaces ? [r.namespace] : []),
+        r.name,
+        r.phase,
+        r.step === undefined ? "-" : String(r.step + 1),
+        `${r.weight}%`,
+        r.revision || "-",
+        r.age,
+      ]);
+      const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+      for (const row of [header, ...table])
+        console.log(
+          row
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join("   ")
+            .trimEnd(),
+        );
+      return EXIT.ok;
+    }),
+  );
+}

@@ -1,0 +1,83 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { type Command, Option } from "commander";
+import { KubeApiError, KubeClient, KubeNotFoundError, KubeUnreachableError } from "../src/kube/client.ts";
+import { EXIT } from "./exit-codes.ts";
+
+export interface KubeOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}
+
+/** The options every command that talks to a cluster takes. */
+export function withKubeOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--kubeconfig <file>", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"))
+    .addOption(new Option("--context <name>", "kubeconfig context to use"))
+    .addOption(new Option("-n, --namespace <namespace>", "namespace (default: the context's)"));
+}
+
+/** A failure a command reports as one line and an exit code, never as a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export function clientFrom(
+  options: KubeOptions,
+  fieldManager = "stepwise-cli",
+): { client: KubeClient; namespace: string } {
+  const kc = new KubeConfig();
+  try {
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (error) {
+    throw new CliError(
+      `cannot load the kubeconfig ${options.kubeconfig ?? ""}: ${(error as Error).message}`.replace(
+        "  ",
+        " ",
+      ),
+      EXIT.unreachable,
+    );
+  }
+  if (options.context) {
+    if (!kc.getContextObject(options.context)) {
+      throw new CliError(`the kubeconfig has no context named ${options.context}`, EXIT.invalidInput);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  let client: KubeClient;
+  try {
+    client = new KubeClient(kc, { fieldManager });
+  } catch (error) {
+    throw new CliError(`the kubeconfig cannot be used: ${(error as Error).message}`, EXIT.unreachable);
+  }
+  return { client, namespace: options.namespace ?? client.defaultNamespace };
+}
+
+/** Turns what can go wrong talking to the cluster into one line and the documented exit code. */
+export function explain(error: unknown, what: string): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof KubeUnreachableError) return new CliError(error.message, EXIT.unreachable);
+  if (error instanceof KubeNotFoundError) return new CliError(`${what} not found`, EXIT.invalidInput);
+  if (error instanceof KubeApiError) {
+    const code = error.statusCode === 401 || error.statusCode === 403 ? EXIT.unreachable : EXIT.failed;
+    return new CliError(`${what}: ${error.serverMessage || error.message}`, code);
+  }
+  return new CliError(`${what}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failed);
+}
+
+/** Runs a command body; failures print one line on stderr and set the exit code. */
+export async function runCli(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (error) {
+    const failure = explain(error, "error");
+    console.error(`rollout: ${failure.message}`);
+    process.exitCode = failure.exitCode;
+  }
+}

@@ -1,0 +1,148 @@
+import { hostname } from "node:os";
+import type { Rollout } from "../api/rollout.ts";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { Informer } from "../kube/informer.ts";
+import { LeaderElector } from "../kube/leader-election.ts";
+import { WorkQueue } from "../kube/queue.ts";
+import { apiSource } from "../kube/watch-source.ts";
+import type { TrafficRouter } from "../routers/types.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import type { ControllerMetrics } from "../telemetry/metrics.ts";
+import { type Deployment, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
+import { type AnalysisSource, Reconciler } from "./reconciler.ts";
+
+export interface ControllerOptions {
+  client: KubeClient;
+  /** Watch one namespace; all namespaces when undefined. */
+  namespace?: string;
+  analysis: AnalysisSource;
+  routerFor(rollout: Rollout): TrafficRouter;
+  logger: Logger;
+  metrics: ControllerMetrics;
+  /** Lease-based leader election; without it this replica acts at once. */
+  leaderElection?: { namespace: string; name?: string; identity?: string };
+  workers?: number;
+  /** How often every rollout is reconciled even without events. */
+  resyncMs?: number;
+}
+
+export interface RunningController {
+  /** Caches synced (a standby replica is ready too, so it can take over). */
+  ready(): boolean;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+const key = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
+
+/**
+ * The long-running controller: informers on Rollouts and Deployments feed a work queue; workers
+ * reconcile one rollout at a time each (never the same one twice at once) while this replica leads.
+ */
+export async function startController(options: ControllerOptions): Promise<RunningController> {
+  const { client, logger } = options;
+  const onWatchError = (what: string) => (error: unknown) =>
+    logger.warn({ err: error }, `${what} watch failed; retrying`);
+  const rollouts = new Informer<KubeObject>(
+    apiSource(client, "stepwise.dev/v1alpha1", "Rollout", options.namespace),
+    onWatchError("Rollout"),
+  );
+  const deployments = new Informer<Deployment>(
+    apiSource(client, "apps/v1", "Deployment", options.namespace),
+    onWatchError("Deployment"),
+  );
+  const reconciler = new Reconciler({
+    client,
+    rollouts,
+    deployments,
+    analysis: options.analysis,
+    events: new EventRecorder(client),
+    metrics: options.metrics,
+    logger,
+    routerFor: options.routerFor,
+  });
+
+  let queue = new WorkQueue();
+  let running: Promise<void> | undefined;
+  const targets = new Map<string, string[]>(); // namespace/deployment -> rollout keys
+  rollouts.on((type, rollout) => {
+    const target = (rollout as unknown as Rollout).spec?.targetRef?.name;
+    if (target) {
+      const deploymentKey = `${rollout.metadata.namespace}/${target}`;
+      const others = (targets.get(deploymentKey) ?? []).filter((k) => k !== key(rollout));
+      targets.set(deploymentKey, type === "deleted" ? others : [...others, key(rollout)]);
+    }
+    queue.add(key(rollout));
+  });
+  deployments.on((_type, deployment) => {
+    const name = deployment.metadata.name.endsWith(PRIMARY_SUFFIX)
+      ? deployment.metadata.name.slice(0, -PRIMARY_SUFFIX.length)
+      : deployment.metadata.name;
+    for (const rolloutKey of targets.get(`${deployment.metadata.namespace}/${name}`) ?? [])
+      queue.add(rolloutKey);
+  });
+
+  const startWorkers = () => {
+    queue = new WorkQueue();
+    for (const rollout of rollouts.list()) queue.add(key(rollout));
+    running = queue.run(options.workers ?? 4, async (rolloutKey) => {
+      const started = process.hrtime.bigint();
+      let result = "ok";
+      try {
+        const again = await reconciler.reconcile(rolloutKey);
+        if (again !== undefined) queue.addAfter(rolloutKey, again);
+      } catch (error) {
+        result = "error";
+        logger.warn({ err: error, rollout: rolloutKey }, "reconcile failed; retrying");
+        queue.addAfter(rolloutKey, 2_000);
+      } finally {
+        options.metrics.reconcileDuration.observe(
+          { result },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      }
+    });
+  };
+  const stopWorkers = async () => {
+    queue.shutDown();
+    await running;
+  };
+
+  await Promise.all([deployments.start(), rollouts.start()]);
+  const resync = setInterval(() => {
+    for (const rollout of rollouts.list()) queue.add(key(rollout));
+  }, options.resyncMs ?? 60_000);
+  resync.unref();
+
+  let elector: LeaderElector | undefined;
+  if (options.leaderElection) {
+    const identity = options.leaderElection.identity ?? `${hostname()}-${process.pid}`;
+    elector = new LeaderElector(client, {
+      namespace: options.leaderElection.namespace,
+      name: options.leaderElection.name ?? "stepwise-controller",
+      identity,
+      onStartedLeading: () => {
+        logger.info({ identity }, "became the leader");
+        startWorkers();
+      },
+      onStoppedLeading: () => {
+        logger.warn({ identity }, "lost the leadership; stopping work");
+        void stopWorkers();
+      },
+    });
+    elector.start();
+  } else startWorkers();
+
+  return {
+    ready: () => rollouts.synced && deployments.synced,
+    isLeader: () => elector?.isLeader ?? true,
+    async stop() {
+      clearInterval(resync);
+      rollouts.stop();
+      deployments.stop();
+      await stopWorkers();
+      await elector?.stop(); // after the last write: hands the lease over at once
+    },
+  };
+}

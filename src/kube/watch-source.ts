@@ -1,0 +1,37 @@
+import { Watch } from "@kubernetes/client-node";
+import type { KubeClient, KubeObject, ListOptions } from "./client.ts";
+import type { ListWatchSource, WatchEventType } from "./informer.ts";
+
+/** List + watch of one kind over the API server, for an {@link Informer}; all namespaces when none is given. */
+export function apiSource<T extends KubeObject>(
+  client: KubeClient,
+  apiVersion: string,
+  kind: string,
+  namespace?: string,
+  options: ListOptions = {},
+): ListWatchSource<T> {
+  const watcher = new Watch(client.kubeconfig);
+  return {
+    list: () => client.listWithVersion<T>(apiVersion, kind, namespace, options),
+    async watch(resourceVersion, onEvent, onDone) {
+      const path = await client.collectionPath(apiVersion, kind, namespace);
+      const abort = await watcher.watch(
+        path,
+        {
+          ...options,
+          resourceVersion,
+          allowWatchBookmarks: true,
+          // spread re-watches of many clients over time, as client-go does
+          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        },
+        (type: string, object: T) => {
+          if (type !== "ERROR" && type !== "BOOKMARK")
+            onEvent(type as WatchEventType, { ...object, apiVersion, kind });
+          else onEvent(type as WatchEventType, object);
+        },
+        (error: unknown) => onDone(error ?? undefined),
+      );
+      return () => abort.abort();
+    },
+  };
+}
