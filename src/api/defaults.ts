@@ -14,6 +14,8 @@ export const ROLLOUT_DEFAULTS = {
   webhookTimeout: "10s",
   webhookRetries: 2,
   scheduleTimeZone: "UTC",
+  /** Whose metric families the SLO queries read, by traffic provider (Linkerd reports for SMI and HTTPRoute). */
+  metricsByProvider: { istio: "istio", smi: "linkerd", gateway: "linkerd", consul: "consul" },
 } as const;
 
 export const GATE_DEFAULTS = {

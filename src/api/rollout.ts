@@ -12,6 +12,7 @@ import {
 } from "./common.ts";
 import { ROLLOUT_DEFAULTS as D } from "./defaults.ts";
 import { Duration } from "./duration.ts";
+import { METRIC_PROVIDERS, type MetricProvider } from "./slo-profile.ts";
 import { type ParseResult, parseWith } from "./errors.ts";
 
 export const TRAFFIC_PROVIDERS = ["istio", "smi", "gateway", "consul"] as const;
@@ -228,6 +229,10 @@ const RolloutSpecFields = z.strictObject({
   analysis: z
     .strictObject({
       interval: Duration.prefault(D.analysisInterval),
+      metrics: z
+        .enum(METRIC_PROVIDERS)
+        .describe("Whose metric families the profiles' queries read; by default the traffic provider's mesh.")
+        .optional(),
       profiles: z
         .array(ProfileRef)
         .min(1)
@@ -365,6 +370,11 @@ export type Rollout = z.output<typeof Rollout>;
 export type RolloutSpec = z.output<typeof RolloutSpec>;
 export type RolloutStatus = z.output<typeof RolloutStatus>;
 export type Step = z.output<typeof Step>;
+
+/** The metric dialect a rollout's analysis reads: as set, or the traffic provider's mesh. */
+export function metricsDialect(spec: RolloutSpec): MetricProvider {
+  return spec.analysis.metrics ?? D.metricsByProvider[spec.traffic.provider];
+}
 
 export function parseRollout(document: unknown): ParseResult<Rollout> {
   return parseWith(Rollout, document);
