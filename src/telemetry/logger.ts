@@ -6,7 +6,10 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** JSON lines on stderr (stdout stays free for command output); `destination` is for tests. */
-export function createLogger(level: LogLevel = "info", destination: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(
+  level: LogLevel = "info",
+  destination: NodeJS.WritableStream = process.stderr,
+): Logger {
   return pino({ level, base: { component: "stepwise" } }, destination);
 }
 

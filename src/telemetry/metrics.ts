@@ -53,7 +53,12 @@ export class ControllerMetrics {
   recordRollout(
     namespace: string,
     rollout: string,
-    state: { phase: Phase; desired: number; applied?: number; verdicts: { profile: string; verdict: string }[] },
+    state: {
+      phase: Phase;
+      desired: number;
+      applied?: number;
+      verdicts: { profile: string; verdict: string }[];
+    },
   ): void {
     for (const phase of PHASES) this.phase.set({ namespace, rollout, phase }, phase === state.phase ? 1 : 0);
     this.weight.set({ namespace, rollout, kind: "desired" }, state.desired);
@@ -62,7 +67,8 @@ export class ControllerMetrics {
     this.profiles.set(`${namespace}/${rollout}`, seen);
     for (const { profile, verdict } of state.verdicts) {
       seen.add(profile);
-      for (const v of VERDICTS) this.verdict.set({ namespace, rollout, profile, verdict: v }, v === verdict ? 1 : 0);
+      for (const v of VERDICTS)
+        this.verdict.set({ namespace, rollout, profile, verdict: v }, v === verdict ? 1 : 0);
     }
   }
 

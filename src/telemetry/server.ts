@@ -26,7 +26,9 @@ export async function startTelemetryServer(
       response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {
       const isReady = ready();
-      response.writeHead(isReady ? 200 : 503, { "content-type": "text/plain" }).end(isReady ? "ok\n" : "not ready\n");
+      response
+        .writeHead(isReady ? 200 : 503, { "content-type": "text/plain" })
+        .end(isReady ? "ok\n" : "not ready\n");
     } else {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
@@ -47,6 +49,7 @@ export function parseAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(":");
   const host = colon > 0 ? address.slice(0, colon) : colon === 0 ? "0.0.0.0" : "127.0.0.1";
   const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`not a listen address: ${address}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`not a listen address: ${address}`);
   return { host, port };
 }

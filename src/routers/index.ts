@@ -1,0 +1,124 @@
+/**
+ * createRouter: the traffic router for a Rollout, chosen by spec.traffic.provider (and, for the Gateway
+ * API, by routeRef.kind: HTTPRoute or GRPCRoute).
+ */
+import type { Rollout } from "../api/rollout.ts";
+import type { KubeClient, OwnerReference } from "../kube/client.ts";
+import { CONSUL_CAPABILITIES, CONSUL_GROUP, CONSUL_VERSIONS, ConsulModel } from "./consul.ts";
+import { GATEWAY_GROUP, GATEWAY_VERSIONS, type GatewayKind, GatewayModel } from "./gateway.ts";
+import type { IstioContext } from "./istio.ts";
+import { IstioRouter } from "./istio-router.ts";
+import { ObjectRouter, resolveApiVersion } from "./router.ts";
+import { SMI_GROUP, SMI_VERSIONS, SmiModel } from "./smi.ts";
+import type { RouterContext, TrafficRouter } from "./types.ts";
+import { SMI_INT_WEIGHTS } from "./weights.ts";
+
+export * from "./errors.ts";
+export type * from "./types.ts";
+export { MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL } from "./types.ts";
+
+export interface RouterOptions {
+  /** Owner of the objects the controller creates (the Rollout), so they go when it goes. */
+  owner?: OwnerReference;
+  /** The route (Istio http route name, Gateway API rule name) to manage in a routeRef object. */
+  routeName?: string;
+  /** Istio subset mode: labels of the stable and canary pods (for the DestinationRule subsets). */
+  subsetLabels?: { stable: Record<string, string>; canary: Record<string, string> };
+  /** Istio subset names (default primary and canary). */
+  subsets?: { stable: string; canary: string };
+  /** Gateway API: parentRefs of a route the controller creates (default: the apex Service, GAMMA). */
+  parentRefs?: Record<string, unknown>[];
+}
+
+/** The names a rollout's traffic is addressed by: apex `<name>`, `<name>-primary`, `<name>-canary`, `<name>-fault`. */
+export function routerContext(rollout: Rollout, options: RouterOptions = {}): RouterContext {
+  const name = rollout.metadata.name;
+  const ctx: RouterContext = {
+    rollout: name,
+    namespace: rollout.metadata.namespace ?? "default",
+    service: name,
+    port: rollout.spec.service.port,
+    stableService: `${name}-primary`,
+    canaryService: `${name}-canary`,
+    faultService: `${name}-fault`,
+  };
+  if (options.owner) ctx.owner = options.owner;
+  if (rollout.spec.traffic.routeRef) ctx.routeRef = { ...rollout.spec.traffic.routeRef };
+  if (options.routeName) ctx.routeName = options.routeName;
+  return ctx;
+}
+
+export function createRouter(
+  rollout: Rollout,
+  client: KubeClient,
+  options: RouterOptions = {},
+): TrafficRouter {
+  const ctx = routerContext(rollout, options);
+  const traffic = rollout.spec.traffic;
+  const explicit = traffic.routeRef?.apiVersion;
+  switch (traffic.provider) {
+    case "istio": {
+      const istio: IstioContext = {
+        ...ctx,
+        mode: traffic.istio?.mode ?? "host",
+        subsets: options.subsets ?? { stable: "primary", canary: "canary" },
+      };
+      return new IstioRouter(
+        client,
+        istio,
+        options.subsetLabels ? { subsetLabels: options.subsetLabels } : {},
+      );
+    }
+    case "gateway": {
+      const kind: GatewayKind = traffic.routeRef?.kind === "GRPCRoute" ? "GRPCRoute" : "HTTPRoute";
+      const gatewayCtx = options.parentRefs ? { ...ctx, parentRefs: options.parentRefs } : ctx;
+      const probe = new GatewayModel(gatewayCtx, kind, `${GATEWAY_GROUP}/v1`);
+      return new ObjectRouter(
+        client,
+        ctx,
+        async () =>
+          new GatewayModel(
+            gatewayCtx,
+            kind,
+            await resolveApiVersion(
+              client,
+              GATEWAY_GROUP,
+              GATEWAY_VERSIONS[kind],
+              `Gateway API ${kind}`,
+              explicit,
+            ),
+          ),
+        probe.api,
+        probe.capabilities,
+      );
+    }
+    case "smi": {
+      // The version (and with it the weight format) is the one the cluster serves; until it is known,
+      // capabilities are those of v1alpha2+ (v1alpha1 has the same steps).
+      const probe = new SmiModel(ctx, `${SMI_GROUP}/v1alpha4`);
+      return new ObjectRouter(
+        client,
+        ctx,
+        async () =>
+          new SmiModel(
+            ctx,
+            await resolveApiVersion(client, SMI_GROUP, SMI_VERSIONS, "SMI TrafficSplit", explicit),
+          ),
+        probe.api,
+        { ...probe.capabilities, minStep: SMI_INT_WEIGHTS.minStep },
+      );
+    }
+    case "consul":
+      return new ObjectRouter(
+        client,
+        ctx,
+        async () =>
+          new ConsulModel(
+            ctx,
+            await resolveApiVersion(client, CONSUL_GROUP, CONSUL_VERSIONS, "Consul", explicit),
+          ),
+        "Consul ServiceSplitter",
+        CONSUL_CAPABILITIES,
+      );
+  }
+}
