@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { analyzeCommand } from "./commands/analyze.ts";
 import { followCommands } from "./commands/follow.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { listCommand } from "./commands/list.ts";
@@ -9,5 +10,6 @@ const program = new Command("rollout")
   .showHelpAfterError();
 for (const command of [...followCommands(), listCommand(), ...manageCommands(), lintCommand()])
   program.addCommand(command);
+program.addCommand(analyzeCommand());
 
 await program.parseAsync(process.argv);

@@ -231,7 +231,11 @@ function printText(options: AnalyzeOptions, overall: VerdictKind, verdicts: Verd
 export function analyzeCommand(): Command {
   return new Command("analyze")
     .description(
-      "evaluate SLO profiles once for a canary against a baseline over a time window; exit 0 pass, 1 fail, 3 inconclusive or no data, 2 bad arguments, 5 Prometheus unreachable or erroring",
+      "judge SLO profiles once for a canary against a baseline over a time window of Prometheus data",
+    )
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 every critical profile passes, 1 one fails, 3 inconclusive or no data,\n2 bad arguments or an invalid profile, 5 Prometheus unreachable or answering with an error.",
     )
     .requiredOption("--prometheus <url>", "Prometheus base URL, e.g. http://prometheus.monitoring:9090")
     .addOption(

@@ -16,6 +16,9 @@ export function templatePlaceholders(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER_RE)].map((match) => match[1]!);
 }
 
+/** Defaults of the gate's baseline block (compare baseline|both). */
+export const BASELINE_DEFAULTS = { maxRatio: 2, minBadRateShareOfTolerance: 0.1 } as const;
+
 const MetricSource = z.strictObject({
   metricSource: z.strictObject({
     type: z.literal("prometheus"),
@@ -44,28 +47,83 @@ const RatioMetric = z
   .superRefine(exactlyOneOf(["good", "bad"], "a ratio metric"))
   .meta(oneOfRequired(["good", "bad"]));
 
-const Gate = z.strictObject({
-  compare: z.enum(["baseline", "absolute", "both"]).prefault(G.compare),
-  tolerance: z.number().gt(0).lt(1).prefault(G.tolerance),
-  alpha: z.number().gt(0).max(0.5).prefault(G.alpha),
-  minRequests: z.number().int().min(1).prefault(G.minRequests),
-  warmup: Duration.prefault(G.warmup),
-  noData: z
-    .strictObject({
-      policy: z.enum(["hold", "fail"]).prefault(G.noData.policy),
-      deadline: Duration.prefault(G.noData.deadline),
-    })
-    .prefault({}),
-  critical: z.boolean().prefault(G.critical),
-  hardFloor: z
-    .strictObject({ maxBadRate: z.number().gt(0).max(1), minRequests: z.number().int().min(1) })
-    .describe("Fails at once when the canary's bad rate exceeds maxBadRate over at least minRequests.")
-    .optional(),
-});
+const Gate = z
+  .strictObject({
+    compare: z.enum(["baseline", "absolute", "both"]).prefault(G.compare),
+    tolerance: z.number().gt(0).lt(1).prefault(G.tolerance),
+    alpha: z.number().gt(0).max(0.5).prefault(G.alpha),
+    minRequests: z.number().int().min(1).prefault(G.minRequests),
+    warmup: Duration.prefault(G.warmup),
+    noData: z
+      .strictObject({
+        policy: z.enum(["hold", "fail"]).prefault(G.noData.policy),
+        deadline: Duration.prefault(G.noData.deadline),
+      })
+      .prefault({}),
+    critical: z.boolean().prefault(G.critical),
+    baseline: z
+      .strictObject({
+        maxRatio: z
+          .number()
+          .min(1)
+          .prefault(BASELINE_DEFAULTS.maxRatio)
+          .describe(
+            "The canary fails the baseline comparison when its bad rate is shown to exceed maxRatio times the baseline's.",
+          ),
+        minBadRate: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .optional()
+          .describe(
+            "...and to exceed this bad rate, so a spotless baseline cannot fail a nearly spotless canary; default tolerance / 10.",
+          ),
+        passRatio: z
+          .number()
+          .min(1)
+          .optional()
+          .describe(
+            "When set, Pass also needs the canary shown to be within passRatio times the baseline's bad rate (or below minBadRate); unset, Pass needs only that the comparison does not lean towards a regression.",
+          ),
+      })
+      .superRefine((baseline, ctx) => {
+        if (baseline.passRatio !== undefined && baseline.passRatio < baseline.maxRatio) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["passRatio"],
+            message: `must be at least maxRatio (${baseline.maxRatio})`,
+          });
+        }
+      })
+      .describe(
+        "How compare baseline|both judges the canary against the baseline (the stable version at the same time).",
+      )
+      .prefault({}),
+    hardFloor: z
+      .strictObject({ maxBadRate: z.number().gt(0).max(1), minRequests: z.number().int().min(1) })
+      .describe("Fails at once when the canary's bad rate exceeds maxBadRate over at least minRequests.")
+      .optional(),
+  })
+  .superRefine((gate, ctx) => {
+    const floor = gate.baseline.minBadRate;
+    if (floor !== undefined && floor >= gate.tolerance) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["baseline", "minBadRate"],
+        message: `must be below tolerance (${gate.tolerance}): above it the tolerance alone decides`,
+      });
+    }
+  });
 
 const Arg = z.strictObject({
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),
   description: z.string().optional(),
+  histogramBounds: z
+    .strictObject(Object.fromEntries(METRIC_PROVIDERS.map((p) => [p, z.array(z.number()).min(1).optional()])))
+    .describe(
+      "When set, the arg is a histogram bucket bound (le) and must be one of these values for the mesh in use.",
+    )
+    .optional(),
 });
 
 const SLOProfileSpecFields = z.strictObject({

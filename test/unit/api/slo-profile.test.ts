@@ -35,6 +35,7 @@ describe("parseSLOProfile", () => {
       warmup: 30_000,
       noData: { policy: "hold", deadline: 300_000 },
       critical: true,
+      baseline: { maxRatio: 2 },
     });
   });
 
@@ -97,6 +98,36 @@ describe("parseSLOProfile", () => {
       'did you mean "minRequests"?',
     ],
     ["wrong kind", (d) => (d.kind = "SLO"), "kind", 'must be "SLOProfile"'],
+    [
+      "baseline ratio below 1",
+      (d) => (d.spec.gate.baseline = { maxRatio: 0.5 }),
+      "spec.gate.baseline.maxRatio",
+      "must be at least 1",
+    ],
+    [
+      "baseline floor of 1",
+      (d) => (d.spec.gate.baseline = { minBadRate: 1 }),
+      "spec.gate.baseline.minBadRate",
+      "must be less than 1",
+    ],
+    [
+      "baseline floor above the tolerance",
+      (d) => (d.spec.gate.baseline = { minBadRate: 0.02 }),
+      "spec.gate.baseline.minBadRate",
+      "must be below tolerance (0.01)",
+    ],
+    [
+      "pass ratio below the fail ratio",
+      (d) => (d.spec.gate.baseline = { maxRatio: 3, passRatio: 2 }),
+      "spec.gate.baseline.passRatio",
+      "must be at least maxRatio (3)",
+    ],
+    [
+      "histogram bounds for an unknown mesh",
+      (d) => (d.spec.args = { thresholdMs: { default: 500, histogramBounds: { kuma: [500] } } }),
+      "spec.args.thresholdMs.histogramBounds.kuma",
+      "unknown field",
+    ],
   ];
 
   it.each(invalid)("reports %s at its field", (_name, breakIt, path, message) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TokenBucket } from "../../../src/kube/rate-limit.ts";
 import { WorkQueue } from "../../../src/kube/queue.ts";
+import { TokenBucket } from "../../../src/kube/rate-limit.ts";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
