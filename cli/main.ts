@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { analyzeCommand } from "./commands/analyze.ts";
+import { controllerCommand } from "./commands/controller.ts";
 import { followCommands } from "./commands/follow.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { listCommand } from "./commands/list.ts";
@@ -8,8 +9,14 @@ import { manageCommands } from "./commands/manage.ts";
 const program = new Command("rollout")
   .description("Stepwise: progressive delivery for Kubernetes service meshes")
   .showHelpAfterError();
-for (const command of [...followCommands(), listCommand(), ...manageCommands(), lintCommand()])
-  program.addCommand(command);
-program.addCommand(analyzeCommand());
+const commands = [
+  ...followCommands(),
+  listCommand(),
+  ...manageCommands(),
+  lintCommand(),
+  analyzeCommand(),
+  controllerCommand(),
+];
+for (const command of commands) program.addCommand(command);
 
 await program.parseAsync(process.argv);

@@ -1,12 +1,16 @@
 import { access, readFile } from "node:fs/promises";
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
-import { type ArgValue, ProfileError, renderQueries, resolveProfiles } from "../../src/analysis/profiles.ts";
+import {
+  type ArgValue,
+  indicatorQueries,
+  ProfileError,
+  resolveProfiles,
+} from "../../src/analysis/profiles.ts";
 import {
   alphaShares,
   combine,
   errorVerdict,
   evaluate,
-  type IndicatorQueries,
   type Verdict,
   type VerdictKind,
 } from "../../src/analysis/verdict.ts";
@@ -164,28 +168,23 @@ async function run(options: AnalyzeOptions): Promise<{ overall: VerdictKind; ver
   const plans = profiles.map((profile) => {
     try {
       const given = argsFor(profile, args);
-      const queries: IndicatorQueries = {
-        canary: renderQueries(
-          profile,
-          options.provider,
-          {
+      const queries = indicatorQueries(
+        profile,
+        options.provider,
+        {
+          canary: {
             namespace: options.namespace,
             workload: options.canary,
             service: options.canaryService ?? options.canary,
           },
-          given,
-        ),
-        baseline: renderQueries(
-          profile,
-          options.provider,
-          {
+          baseline: {
             namespace: options.namespace,
             workload: options.baseline,
             service: options.baselineService ?? options.baseline,
           },
-          given,
-        ),
-      };
+        },
+        given,
+      );
       return { profile, queries };
     } catch (error) {
       if (error instanceof ProfileError) throw new UsageError(error.message);

@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDocuments } from "../api/documents.ts";
 import { METRIC_PROVIDERS, type MetricProvider, type SLOProfile } from "../api/slo-profile.ts";
-import type { PopulationQueries } from "./verdict.ts";
+import type { IndicatorQueries, PopulationQueries } from "./verdict.ts";
 
 /** A profile that cannot be loaded or rendered; the message is one line (or one per problem) for a person. */
 export class ProfileError extends Error {
@@ -188,4 +188,17 @@ export function renderQueries(
   }
   const variables = { ...resolveArgs(profile, provider, args), ...target };
   return { part, ratio: render(ratioTemplate, variables), total: render(totalTemplate, variables) };
+}
+
+/** The queries of both populations (the canary and the baseline it is compared with) for one profile. */
+export function indicatorQueries(
+  profile: SLOProfile,
+  provider: MetricProvider,
+  populations: { canary: Target; baseline: Target },
+  args: Readonly<Record<string, ArgValue>> = {},
+): IndicatorQueries {
+  return {
+    canary: renderQueries(profile, provider, populations.canary, args),
+    baseline: renderQueries(profile, provider, populations.baseline, args),
+  };
 }

@@ -16,6 +16,8 @@ import { callWebhook, webhookPayload } from "./webhooks.ts";
 /** Verdicts per profile over the counts in a time window (the current step). */
 export interface AnalysisSource {
   evaluate(rollout: Rollout, window: { since: Date; now: Date }): Promise<ProfileVerdict[]>;
+  /** Drops what it keeps about a rollout that is gone. */
+  forget(namespace: string, name: string): void;
 }
 
 export interface ReconcilerDeps {
@@ -58,6 +60,7 @@ export class Reconciler {
     const raw = this.current(key, namespace, name);
     if (!raw) {
       this.deps.metrics.forgetRollout(namespace, name);
+      this.deps.analysis.forget(namespace, name);
       this.written.delete(key);
       return undefined;
     }

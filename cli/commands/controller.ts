@@ -1,0 +1,126 @@
+import { Command, Option } from "commander";
+import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
+import { parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
+import { ProfileAnalysis } from "../../src/controller/analysis.ts";
+import { startController } from "../../src/controller/controller.ts";
+import type { KubeClient, KubeObject } from "../../src/kube/client.ts";
+import { Informer } from "../../src/kube/informer.ts";
+import { apiSource } from "../../src/kube/watch-source.ts";
+import { PrometheusProvider, tokenFromFile } from "../../src/metrics/prometheus.ts";
+import { ScrapingProvider } from "../../src/metrics/scrape.ts";
+import type { MetricsProvider } from "../../src/metrics/types.ts";
+import { createRouter } from "../../src/routers/index.ts";
+import { createLogger, LOG_LEVELS, type LogLevel } from "../../src/telemetry/logger.ts";
+import { ControllerMetrics } from "../../src/telemetry/metrics.ts";
+import { startTelemetryServer } from "../../src/telemetry/server.ts";
+import { ownerOf } from "../../src/workloads/workloads.ts";
+import { EXIT } from "../exit-codes.ts";
+import { CliError, clientFrom, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+
+interface ControllerFlags extends KubeOptions {
+  allNamespaces?: boolean;
+  prometheus?: string;
+  prometheusTokenFile?: string;
+  scrape?: string;
+  leaderElect?: boolean;
+  leaderElectionNamespace?: string;
+  metricsAddr: string;
+  logLevel: LogLevel;
+  workers: string;
+}
+
+/** SLOProfile objects in the cluster first, then the built-in profiles shipped in slo-profiles/. */
+async function profileLookup(client: KubeClient, namespace: string | undefined) {
+  const builtIn = await loadBuiltInProfiles();
+  const cluster = new Informer<KubeObject>(
+    apiSource(client, "stepwise.dev/v1alpha1", "SLOProfile", namespace),
+  );
+  try {
+    await cluster.start();
+  } catch {
+    // SLOProfile CRD not installed: built-in profiles only
+  }
+  return {
+    lookup(ns: string, name: string): SLOProfile | undefined {
+      const object = cluster.get(ns, name);
+      const parsed = object ? parseSLOProfile(object) : undefined;
+      return parsed?.ok ? parsed.value : builtIn.get(name);
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+async function metricsProvider(flags: ControllerFlags): Promise<MetricsProvider & { stop?(): void }> {
+  if (flags.prometheus && flags.scrape)
+    throw new CliError("give --prometheus or --scrape, not both", EXIT.invalidInput);
+  if (flags.scrape) {
+    const scraper = new ScrapingProvider(flags.scrape);
+    await scraper.start();
+    return scraper;
+  }
+  if (!flags.prometheus)
+    throw new CliError("--prometheus URL (or --scrape URL) is required", EXIT.invalidInput);
+  return new PrometheusProvider({
+    url: flags.prometheus,
+    ...(flags.prometheusTokenFile ? { bearerToken: tokenFromFile(flags.prometheusTokenFile) } : {}),
+  });
+}
+
+/** `rollout controller`: the long-running controller. */
+export function controllerCommand(): Command {
+  return withKubeOptions(
+    new Command("controller")
+      .description("run the controller: watch Rollouts and move them through their steps")
+      .option("-A, --all-namespaces", "watch every namespace (default: only --namespace)")
+      .option("--prometheus <url>", "Prometheus to read SLIs from")
+      .option("--prometheus-token-file <file>", "bearer token for Prometheus, re-read as it changes")
+      .option(
+        "--scrape <url>",
+        "read SLIs by scraping this /metrics endpoint instead of Prometheus (sandbox)",
+      )
+      .option("--leader-elect", "elect one active replica with a Lease (for several replicas)")
+      .option("--leader-election-namespace <ns>", "namespace of the Lease (default: the watched namespace)")
+      .option("--metrics-addr <addr>", "serve /metrics, /healthz and /readyz here", ":9090")
+      .addOption(new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"))
+      .option("--workers <n>", "rollouts reconciled at once", "4"),
+  ).action((flags: ControllerFlags) =>
+    runCli(async () => {
+      const workers = Number(flags.workers);
+      if (!Number.isInteger(workers) || workers < 1)
+        throw new CliError(`--workers ${flags.workers}: expected a whole number >= 1`, EXIT.invalidInput);
+      const { client, namespace } = clientFrom(flags, "stepwise-controller");
+      const watched = flags.allNamespaces ? undefined : namespace;
+      const logger = createLogger(flags.logLevel);
+      const metrics = new ControllerMetrics();
+      const provider = await metricsProvider(flags);
+      const profiles = await profileLookup(client, watched);
+      const controller = await startController({
+        client,
+        namespace: watched,
+        analysis: new ProfileAnalysis(provider, profiles.lookup),
+        routerFor: (rollout) => createRouter(rollout, client, { owner: ownerOf(rollout) }),
+        logger,
+        metrics,
+        workers,
+        ...(flags.leaderElect
+          ? { leaderElection: { namespace: flags.leaderElectionNamespace ?? namespace } }
+          : {}),
+      });
+      const telemetry = await startTelemetryServer(flags.metricsAddr, metrics.registry, controller.ready);
+      logger.info(
+        { namespace: watched ?? "(all)", metrics: telemetry.url, sli: provider.description },
+        "controller started",
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      logger.info("stopping");
+      await controller.stop();
+      profiles.stop();
+      provider.stop?.();
+      await telemetry.close();
+      return EXIT.ok;
+    }),
+  );
+}

@@ -1,0 +1,71 @@
+/**
+ * The Prometheus text exposition format and instant-vector selectors (`name{label="v", l=~"re"}`), for
+ * providers that read a /metrics endpoint themselves instead of asking a Prometheus server.
+ */
+import type { CounterSample } from "./types.ts";
+
+export interface Series extends CounterSample {
+  name: string;
+}
+
+const SAMPLE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$/;
+const LABEL_RE = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?/y;
+
+function unescape(value: string): string {
+  return value.replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c));
+}
+
+function parseLabels(text: string): { name: string; op: string; value: string }[] {
+  const labels: { name: string; op: string; value: string }[] = [];
+  LABEL_RE.lastIndex = 0;
+  while (LABEL_RE.lastIndex < text.length) {
+    const start = LABEL_RE.lastIndex;
+    const match = LABEL_RE.exec(text);
+    if (!match) {
+      if (text.slice(start).trim() === "") break;
+      throw new SyntaxError(`cannot read labels at "${text.slice(start)}"`);
+    }
+    labels.push({ name: match[1]!, op: match[2]!, value: unescape(match[3]!) });
+  }
+  return labels;
+}
+
+/** Every sample of a text exposition; comments and blank lines are skipped. */
+export function parseExposition(text: string): Series[] {
+  const series: Series[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = SAMPLE_RE.exec(line.trim());
+    if (!match) continue;
+    const labels = Object.fromEntries(parseLabels(match[3] ?? "").map((l) => [l.name, l.value]));
+    series.push({ name: match[1]!, labels, value: Number(match[4]) });
+  }
+  return series;
+}
+
+export type Matcher = (series: Series) => boolean;
+
+/** A matcher for one selector; anything beyond a plain selector (functions, operators) is refused. */
+export function parseSelector(query: string): Matcher {
+  const match = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$/s.exec(query);
+  if (!match)
+    throw new SyntaxError(`only plain selectors such as name{label="value"} can be read here: ${query}`);
+  const name = match[1]!;
+  const tests = parseLabels(match[2] ?? "").map(({ name: label, op, value }) => {
+    const regex = op.includes("~") ? new RegExp(`^(?:${value})$`) : undefined;
+    return (labels: Readonly<Record<string, string>>) => {
+      const actual = labels[label] ?? "";
+      switch (op) {
+        case "=":
+          return actual === value;
+        case "!=":
+          return actual !== value;
+        case "=~":
+          return regex!.test(actual);
+        default:
+          return !regex!.test(actual);
+      }
+    };
+  });
+  return (series) => series.name === name && tests.every((test) => test(series.labels));
+}
