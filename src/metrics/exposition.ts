@@ -11,7 +11,7 @@ export interface Series extends CounterSample {
 const SAMPLE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$/;
 const LABEL_RE = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?/y;
 
-function unescape(value: string): string {
+function unescapeLabel(value: string): string {
   return value.replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c));
 }
 
@@ -25,7 +25,7 @@ function parseLabels(text: string): { name: string; op: string; value: string }[
       if (text.slice(start).trim() === "") break;
       throw new SyntaxError(`cannot read labels at "${text.slice(start)}"`);
     }
-    labels.push({ name: match[1]!, op: match[2]!, value: unescape(match[3]!) });
+    labels.push({ name: match[1]!, op: match[2]!, value: unescapeLabel(match[3]!) });
   }
   return labels;
 }
