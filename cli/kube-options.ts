@@ -30,6 +30,7 @@ export class CliError extends Error {
 export function clientFrom(
   options: KubeOptions,
   fieldManager = "stepwise-cli",
+  userAgent = fieldManager,
 ): { client: KubeClient; namespace: string } {
   const kc = new KubeConfig();
   try {
@@ -52,7 +53,7 @@ export function clientFrom(
   }
   let client: KubeClient;
   try {
-    client = new KubeClient(kc, { fieldManager });
+    client = new KubeClient(kc, { fieldManager, userAgent });
   } catch (error) {
     throw new CliError(`the kubeconfig cannot be used: ${(error as Error).message}`, EXIT.unreachable);
   }

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
 import { parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
@@ -88,7 +89,13 @@ export function controllerCommand(): Command {
       const workers = Number(flags.workers);
       if (!Number.isInteger(workers) || workers < 1)
         throw new CliError(`--workers ${flags.workers}: expected a whole number >= 1`, EXIT.invalidInput);
-      const { client, namespace } = clientFrom(flags, "stepwise-controller");
+      // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
+      const identity = `${hostname()}-${process.pid}`;
+      const { client, namespace } = clientFrom(
+        flags,
+        "stepwise-controller",
+        `stepwise-controller/${identity}`,
+      );
       const watched = flags.allNamespaces ? undefined : namespace;
       const logger = createLogger(flags.logLevel);
       const metrics = new ControllerMetrics();

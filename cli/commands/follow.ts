@@ -24,6 +24,8 @@ interface WaitOptions {
   timeoutMs?: number;
   /** Keep showing after the outcome (rollout watch); ends on q or Ctrl-C only. */
   forever?: boolean;
+  /** Where the SLIs come from, shown by the TUI (the sandbox says which provider it runs). */
+  metricsSource?: string;
 }
 
 function parseTimeout(text: string): number {
@@ -60,7 +62,7 @@ export async function followUntilOutcome(
   mode: "tui" | "plain" | "json",
   wait: WaitOptions,
 ): Promise<number> {
-  const store = new RolloutStore();
+  const store = new RolloutStore(wait.metricsSource ? { metricsSource: wait.metricsSource } : {});
   let stopWatch: (() => void) | undefined;
   try {
     stopWatch = await followRollout(

@@ -324,7 +324,11 @@ function judge(profile: GateSource, observation: Observation, options: EvaluateO
         ratioBelowLogE(observed, baseline as Counts, passRatio, BOUND_GRID) ?? 0,
         alpha / 2,
       );
-      const belowFloor = upperBound(observed, alpha / 2) < details.baseline.minBadRate;
+      // A clean baseline leaves the ratio unbounded; then the canary passes when its bound is under
+      // passRatio times the baseline's observed rate, taken as at least minBadRate.
+      const baselineRate = baseline && baseline.total > 0 ? baseline.bad / baseline.total : 0;
+      const relativeBound = passRatio * Math.max(baselineRate, details.baseline.minBadRate);
+      const belowFloor = upperBound(observed, alpha / 2) < relativeBound;
       const ratioBound = ratioUpperBound(observed, baseline as Counts, alpha / 2);
       details.baseline.passRatio = passRatio;
       details.baseline.ratioUpperBound = ratioBound;
