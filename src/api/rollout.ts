@@ -12,8 +12,8 @@ import {
 } from "./common.ts";
 import { ROLLOUT_DEFAULTS as D } from "./defaults.ts";
 import { Duration } from "./duration.ts";
-import { METRIC_PROVIDERS, type MetricProvider } from "./slo-profile.ts";
 import { type ParseResult, parseWith } from "./errors.ts";
+import { METRIC_PROVIDERS, type MetricProvider } from "./slo-profile.ts";
 
 export const TRAFFIC_PROVIDERS = ["istio", "smi", "gateway", "consul"] as const;
 export type TrafficProvider = (typeof TRAFFIC_PROVIDERS)[number];
