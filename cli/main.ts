@@ -5,6 +5,7 @@ import { followCommands } from "./commands/follow.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { listCommand } from "./commands/list.ts";
 import { manageCommands } from "./commands/manage.ts";
+import { sandboxCommand } from "./commands/sandbox.ts";
 
 const program = new Command("rollout")
   .description("Stepwise: progressive delivery for Kubernetes service meshes")
@@ -16,6 +17,7 @@ const commands = [
   lintCommand(),
   analyzeCommand(),
   controllerCommand(),
+  sandboxCommand(),
 ];
 for (const command of commands) program.addCommand(command);
 

@@ -1,0 +1,123 @@
+import { Command, Option } from "commander";
+import {
+  MESHES,
+  type SandboxMesh,
+  SCENARIOS,
+  type Scenario,
+  startSandbox,
+} from "../../src/sandbox/sandbox.ts";
+import { EXIT } from "../exit-codes.ts";
+import { CliError, runCli } from "../kube-options.ts";
+import { followUntilOutcome } from "./follow.ts";
+import { sandboxApiCommand } from "./sandbox-api.ts";
+
+interface SandboxFlags {
+  mesh: SandboxMesh;
+  scenario: Scenario;
+  rps: string;
+  tui?: boolean;
+  output?: string;
+  keepRunning?: boolean;
+  prometheus?: boolean;
+  timeout: string;
+}
+
+/** `rollout sandbox`: the whole product on this machine, and `rollout sandbox api`: the emulator alone. */
+export function sandboxCommand(): Command {
+  return new Command("sandbox")
+    .description(
+      "run the whole product on this machine: API emulator, mesh, Prometheus, controller and a demo rollout",
+    )
+    .addOption(new Option("--mesh <mesh>", "the mesh to simulate").choices([...MESHES]).default("istio"))
+    .addOption(
+      new Option("--scenario <name>", "how the new version behaves")
+        .choices([...SCENARIOS])
+        .default("healthy"),
+    )
+    .option("--rps <n>", "requests per second of demo traffic", "20")
+    .option("--no-tui", "plain lines even in a terminal")
+    .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"]))
+    .option("--keep-running", "keep everything running after the rollout ends (Ctrl-C stops)")
+    .option("--no-prometheus", "use the built-in scraper even when prometheus is installed")
+    .option("--timeout <seconds>", "give up after this many seconds (exit 3)", "300")
+    .addCommand(sandboxApiCommand())
+    .action((flags: SandboxFlags) =>
+      runCli(async () => {
+        const rps = Number(flags.rps);
+        if (!Number.isFinite(rps) || rps <= 0)
+          throw new CliError(`--rps ${flags.rps}: expected a positive number`, EXIT.invalidInput);
+        const timeoutSeconds = Number(flags.timeout);
+        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+          throw new CliError(`--timeout ${flags.timeout}: expected seconds`, EXIT.invalidInput);
+        const mode =
+          flags.output === "json"
+            ? "json"
+            : flags.tui === false || !process.stdout.isTTY || process.env.CI
+              ? "plain"
+              : "tui";
+        const note = (text: string) => {
+          if (mode !== "json") console.log(text);
+        };
+        note(`starting the sandbox: ${flags.mesh} (${flags.scenario} scenario, ${rps} requests/s)...`);
+        const sandbox = await startSandbox({
+          mesh: flags.mesh,
+          scenario: flags.scenario,
+          rps,
+          prometheus: flags.prometheus !== false,
+        });
+        let interrupted = false;
+        const onSignal = () => {
+          interrupted = true;
+          void sandbox.stop().then(() => process.exit(130));
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        note(
+          `mesh: ${sandbox.meshLabel}; SLIs: ${sandbox.metricsSource}; controller log: ${sandbox.logFile}`,
+        );
+        const code = await followUntilOutcome(sandbox.client, { namespace: "demo", name: "podinfo" }, mode, {
+          revision: sandbox.revision,
+          timeoutMs: timeoutSeconds * 1000,
+          metricsSource: sandbox.metricsSource,
+        });
+        const counts = sandbox.traffic.counts();
+        const route = await sandbox.route();
+        const { kind, namespace, name } = route.object;
+        if (mode === "json") {
+          console.log(
+            JSON.stringify({
+              summary: {
+                exitCode: code,
+                route: {
+                  kind,
+                  namespace,
+                  name,
+                  canaryWeight: route.canaryWeight,
+                  stableWeight: route.stableWeight,
+                },
+                traffic: counts,
+              },
+            }),
+          );
+        }
+        note(
+          `route ${kind} ${namespace}/${name}: ${route.stableWeight}% primary, ${route.canaryWeight}% canary`,
+        );
+        note(
+          `traffic: ${counts.answered} answered (${Object.entries(counts.byVersion)
+            .map(([v, n]) => `${v}: ${n}`)
+            .join(", ")})`,
+        );
+        if (flags.keepRunning && !interrupted) {
+          note(
+            `still running: API ${sandbox.api.url}, mesh ${sandbox.mesh.url}, metrics ${sandbox.mesh.metricsUrl}/metrics; Ctrl-C stops`,
+          );
+          await new Promise(() => {});
+        }
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        await sandbox.stop();
+        return code;
+      }),
+    );
+}
