@@ -1,6 +1,12 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { type Command, Option } from "commander";
-import { KubeApiError, KubeClient, KubeNotFoundError, KubeUnreachableError } from "../src/kube/client.ts";
+import {
+  KubeApiError,
+  KubeClient,
+  type KubeClientOptions,
+  KubeNotFoundError,
+  KubeUnreachableError,
+} from "../src/kube/client.ts";
 import { EXIT } from "./exit-codes.ts";
 
 export interface KubeOptions {
@@ -30,7 +36,7 @@ export class CliError extends Error {
 export function clientFrom(
   options: KubeOptions,
   fieldManager = "stepwise-cli",
-  userAgent = fieldManager,
+  clientOptions: Omit<KubeClientOptions, "fieldManager"> = {},
 ): { client: KubeClient; namespace: string } {
   const kc = new KubeConfig();
   try {
@@ -53,7 +59,7 @@ export function clientFrom(
   }
   let client: KubeClient;
   try {
-    client = new KubeClient(kc, { fieldManager, userAgent });
+    client = new KubeClient(kc, { userAgent: fieldManager, ...clientOptions, fieldManager });
   } catch (error) {
     throw new CliError(`the kubeconfig cannot be used: ${(error as Error).message}`, EXIT.unreachable);
   }

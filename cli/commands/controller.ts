@@ -4,8 +4,9 @@ import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
 import { parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
 import { ProfileAnalysis } from "../../src/controller/analysis.ts";
 import { startController } from "../../src/controller/controller.ts";
-import type { KubeClient, KubeObject } from "../../src/kube/client.ts";
+import { type KubeClient, KubeNotFoundError, type KubeObject } from "../../src/kube/client.ts";
 import { Informer } from "../../src/kube/informer.ts";
+import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
 import { PrometheusProvider, tokenFromFile } from "../../src/metrics/prometheus.ts";
 import { ScrapingProvider } from "../../src/metrics/scrape.ts";
@@ -28,6 +29,8 @@ interface ControllerFlags extends KubeOptions {
   metricsAddr: string;
   logLevel: LogLevel;
   workers: string;
+  qps: string;
+  burst: string;
 }
 
 /** SLOProfile objects in the cluster first, then the built-in profiles shipped in slo-profiles/. */
@@ -83,7 +86,9 @@ export function controllerCommand(): Command {
       .option("--leader-election-namespace <ns>", "namespace of the Lease (default: the watched namespace)")
       .option("--metrics-addr <addr>", "serve /metrics, /healthz and /readyz here", ":9090")
       .addOption(new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"))
-      .option("--workers <n>", "rollouts reconciled at once", "4"),
+      .option("--workers <n>", "rollouts reconciled at once", "4")
+      .option("--qps <n>", "Kubernetes API requests per second, on average", "50")
+      .option("--burst <n>", "Kubernetes API requests at once before --qps applies", "100"),
   ).action((flags: ControllerFlags) =>
     runCli(async () => {
       const workers = Number(flags.workers);
@@ -91,14 +96,14 @@ export function controllerCommand(): Command {
         throw new CliError(`--workers ${flags.workers}: expected a whole number >= 1`, EXIT.invalidInput);
       // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
       const identity = `${hostname()}-${process.pid}`;
-      const { client, namespace } = clientFrom(
-        flags,
-        "stepwise-controller",
-        `stepwise-controller/${identity}`,
-      );
+      const metrics = new ControllerMetrics();
+      const { client, namespace } = clientFrom(flags, "stepwise-controller", {
+        userAgent: `stepwise-controller/${identity}`,
+        limiter: new TokenBucket(Number(flags.qps), Number(flags.burst)),
+        onResponse: (verb, code) => metrics.apiRequests.inc({ verb, code: String(code) }),
+      });
       const watched = flags.allNamespaces ? undefined : namespace;
       const logger = createLogger(flags.logLevel);
-      const metrics = new ControllerMetrics();
       const provider = await metricsProvider(flags);
       const profiles = await profileLookup(client, watched);
       const controller = await startController({
@@ -110,8 +115,16 @@ export function controllerCommand(): Command {
         metrics,
         workers,
         ...(flags.leaderElect
-          ? { leaderElection: { namespace: flags.leaderElectionNamespace ?? namespace } }
+          ? { leaderElection: { namespace: flags.leaderElectionNamespace ?? namespace, identity } }
           : {}),
+      }).catch((error: unknown) => {
+        if (error instanceof KubeNotFoundError) {
+          throw new CliError(
+            `the cluster does not serve Stepwise's API (${error.serverMessage}); apply manifests/crds first`,
+            EXIT.unreachable,
+          );
+        }
+        throw error;
       });
       const telemetry = await startTelemetryServer(flags.metricsAddr, metrics.registry, controller.ready);
       logger.info(

@@ -82,14 +82,23 @@ export class Reconciler {
     const now = this.now();
     const observations = await this.observe(rollout, state, router, now);
     const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
+    const decided = process.hrtime.bigint();
     try {
-      for (const effect of decision.effects) await this.carryOut(effect, rollout, state, router, log);
+      for (const effect of decision.effects) {
+        await this.carryOut(effect, rollout, state, router, log);
+        const seconds = Number(process.hrtime.bigint() - decided) / 1e9;
+        if (effect.type !== "event")
+          this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
+      }
     } catch (error) {
       log.warn({ err: error }, "an effect failed; the status stays as it was and the tick is retried");
       await this.deps.events.record(raw, "EffectFailed", errorText(error), true).catch(() => {});
       return RETRY_MS;
     }
     const status = { ...decision.status, observedGeneration: raw.metadata.generation };
+    if (status.phase && status.phase !== rollout.status?.phase) {
+      this.deps.metrics.transitions.inc({ namespace, rollout: name, phase: status.phase });
+    }
     this.deps.metrics.recordRollout(namespace, name, {
       phase: status.phase ?? "Idle",
       desired: status.weights?.desired ?? 0,

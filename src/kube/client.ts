@@ -175,6 +175,10 @@ export interface KubeClientOptions {
   fieldManager?: string;
   /** The User-Agent header, which names the client in the API server's audit and request logs. */
   userAgent?: string;
+  /** Client-side rate limit: every request waits for a token first (see TokenBucket). */
+  limiter?: { take(): Promise<void> };
+  /** Called after each request with its method and status code (0 when nothing answered). */
+  onResponse?: (method: string, statusCode: number) => void;
 }
 
 const JSON_TYPE = "application/json";
@@ -214,7 +218,7 @@ export class KubeClient {
 
   constructor(
     private readonly kubeConfig: KubeConfig,
-    options: KubeClientOptions = {},
+    private readonly options: KubeClientOptions = {},
   ) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
@@ -461,12 +465,15 @@ export class KubeClient {
       context.setBody(JSON.stringify(body));
     }
     await this.kubeConfig.applySecurityAuthentication(context);
+    await this.options.limiter?.take();
     let response: ResponseContext;
     try {
       response = await this.send(context);
     } catch (error) {
+      this.options.onResponse?.(method, 0);
       throw new KubeUnreachableError(this.server, error);
     }
+    this.options.onResponse?.(method, response.httpStatusCode);
     const text = await response.body.text();
     const parsed = text === "" ? undefined : tryParse(text);
     if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) return parsed;

@@ -36,6 +36,14 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  readonly effectLatency = new Histogram({
+    name: "stepwise_effect_latency_seconds",
+    help: "Time from the engine's decision to the end of carrying out each effect (route writes: setWeight)",
+    labelNames: ["effect"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly apiRequests = new Counter({
     name: "stepwise_kube_api_requests_total",
     help: "Kubernetes API requests by verb and status code (0: no answer)",

@@ -25,12 +25,14 @@ export async function startPrometheus(openMetricsText: string): Promise<RunningP
   await run("promtool", ["tsdb", "create-blocks-from", "openmetrics", join(dir, "metrics.om"), data], {
     maxBuffer: 16 * 1024 * 1024,
   });
-  const prometheus = await runPrometheus({ config: "global:\n  scrape_interval: 15s\nscrape_configs: []\n", dataDir: data, retention: "30d" }).catch(
-    async (error) => {
-      await rm(dir, { recursive: true, force: true });
-      throw error;
-    },
-  );
+  const prometheus = await runPrometheus({
+    config: "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+    dataDir: data,
+    retention: "30d",
+  }).catch(async (error) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   return {
     url: prometheus.url,
     async stop() {

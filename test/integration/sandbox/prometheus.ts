@@ -7,5 +7,10 @@ export type ScrapingPrometheus = RunningPrometheus;
 
 /** Starts Prometheus scraping `targets` (base URLs; /metrics is scraped) and waits until it is ready. */
 export function startScrapingPrometheus(targets: string[]): Promise<ScrapingPrometheus> {
-  return runPrometheus({ config: scrapeConfig(targets.map((t) => new URL(t).host), "1s") });
+  return runPrometheus({
+    config: scrapeConfig(
+      targets.map((t) => new URL(t).host),
+      "1s",
+    ),
+  });
 }
