@@ -1,3 +1,5 @@
+import type { Command } from "commander";
+
 /** Exit codes shared by every command; the README documents them. */
 export const EXIT = {
   ok: 0,
@@ -7,3 +9,12 @@ export const EXIT = {
   paused: 4,
   unreachable: 5,
 } as const;
+
+/** Makes flag and argument errors of a command tree exit 2 (commander's own default is 1); help exits 0. */
+export function usageErrorsExitInvalid(command: Command): void {
+  command.exitOverride((error) => {
+    const help = ["commander.helpDisplayed", "commander.help", "commander.version"].includes(error.code);
+    process.exit(help ? EXIT.ok : EXIT.invalidInput);
+  });
+  for (const sub of command.commands) usageErrorsExitInvalid(sub);
+}

@@ -6,6 +6,7 @@ import { lintCommand } from "./commands/lint.ts";
 import { listCommand } from "./commands/list.ts";
 import { manageCommands } from "./commands/manage.ts";
 import { sandboxCommand } from "./commands/sandbox.ts";
+import { usageErrorsExitInvalid } from "./exit-codes.ts";
 
 const program = new Command("rollout")
   .description("Stepwise: progressive delivery for Kubernetes service meshes")
@@ -20,5 +21,6 @@ const commands = [
   sandboxCommand(),
 ];
 for (const command of commands) program.addCommand(command);
+usageErrorsExitInvalid(program);
 
 await program.parseAsync(process.argv);

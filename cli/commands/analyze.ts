@@ -1,5 +1,5 @@
 import { access, readFile } from "node:fs/promises";
-import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import {
   type ArgValue,
   indicatorQueries,
@@ -287,16 +287,6 @@ export function analyzeCommand(): Command {
       new Option("--timeout <duration>", "per-request timeout").argParser(duration).default(10_000, "10s"),
     )
     .option("--retries <n>", "retries of a failed request, with backoff", count, 2)
-    .exitOverride((error: CommanderError) => {
-      if (
-        error.code === "commander.helpDisplayed" ||
-        error.code === "commander.version" ||
-        error.code === "commander.help"
-      ) {
-        process.exit(EXIT.ok);
-      }
-      process.exit(EXIT.invalidInput);
-    })
     .action(async (options: AnalyzeOptions) => {
       try {
         const { overall, verdicts } = await run(options);
