@@ -34,6 +34,8 @@ export interface DeploymentReader {
 
 /** Reads and writes the Deployments and Services of one rollout. */
 export class Workloads {
+  private readonly servicesEnsured = new Set<string>();
+
   constructor(
     private readonly client: KubeClient,
     private readonly deployments: DeploymentReader,
@@ -49,8 +51,13 @@ export class Workloads {
       : undefined;
   }
 
-  /** Creates whichever of the rollout's Services is missing; an existing apex Service is left as it is. */
+  /**
+   * Creates whichever of the rollout's Services is missing; an existing apex Service is left as it is.
+   * Done once per rollout generation in this process, not on every tick.
+   */
   async ensureServices(rollout: Rollout, target: Deployment, owner: OwnerReference): Promise<void> {
+    const key = `${owner.uid}/${rollout.metadata.generation}`;
+    if (this.servicesEnsured.has(key)) return;
     for (const service of Object.values(servicesFor(rollout, target, owner))) {
       try {
         await this.client.create(service);
@@ -58,6 +65,7 @@ export class Workloads {
         if (!(error instanceof KubeConflictError && error.alreadyExists)) throw error;
       }
     }
+    this.servicesEnsured.add(key);
   }
 
   /**
