@@ -147,3 +147,25 @@ export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
+
+/** A canary Rollout of the Deployment of the same name, judged by the test profile `fast-availability`. */
+export function canaryRollout(
+  name: string,
+  namespace: string,
+  steps: unknown[],
+  spec: Record<string, unknown> = {},
+): KubeObject {
+  return {
+    apiVersion: ROLLOUT_TYPE.apiVersion,
+    kind: ROLLOUT_TYPE.kind,
+    metadata: { name, namespace },
+    spec: {
+      targetRef: { kind: "Deployment", name },
+      service: { port: 80 },
+      traffic: { provider: "istio" },
+      strategy: { canary: { steps } },
+      analysis: { interval: "1s", profiles: [{ name: "fast-availability" }] },
+      ...spec,
+    },
+  };
+}

@@ -1,8 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeObject } from "../../../src/kube/client.ts";
 import type { Lease } from "../../../src/kube/leader-election.ts";
 import {
+  canaryRollout,
   deployment,
   exited,
   fastProfile,
@@ -19,6 +19,12 @@ import { SyntheticIstioMetrics, serveMetrics } from "../../support/synthetic-met
 
 const NS = "shop";
 const NAMES = ["one", "two", "three"];
+const STEPS = [
+  { setWeight: 10 },
+  { pause: { duration: "3s" } },
+  { setWeight: 40 },
+  { pause: { duration: "3s" } },
+];
 const WRITE_VERBS = new Set(["create", "update", "patch", "delete"]);
 const LEASE = {
   apiVersion: "coordination.k8s.io/v1",
@@ -32,30 +38,6 @@ let metricsServer: { url: string; close(): Promise<void> };
 const metrics = new SyntheticIstioMetrics();
 const children: ChildProcess[] = [];
 
-function rollout(name: string): KubeObject {
-  return {
-    apiVersion: "stepwise.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name, namespace: NS },
-    spec: {
-      targetRef: { kind: "Deployment", name },
-      service: { port: 80 },
-      traffic: { provider: "istio" },
-      strategy: {
-        canary: {
-          steps: [
-            { setWeight: 10 },
-            { pause: { duration: "3s" } },
-            { setWeight: 40 },
-            { pause: { duration: "3s" } },
-          ],
-        },
-      },
-      analysis: { interval: "1s", profiles: [{ name: "fast-availability" }] },
-    },
-  };
-}
-
 beforeAll(async () => {
   cluster = await startTestCluster({}, NS);
   metricsServer = await serveMetrics(metrics);
@@ -64,7 +46,7 @@ beforeAll(async () => {
     metrics.set(NS, name, 2_000, 0.001);
     metrics.set(NS, `${name}-primary`, 8_000, 0.001);
     await cluster.client.create(deployment(name, NS, "app:1"));
-    await cluster.client.create(rollout(name));
+    await cluster.client.create(canaryRollout(name, NS, STEPS));
   }
 });
 

@@ -5,6 +5,7 @@ import type { KubeObject } from "../../../src/kube/client.ts";
 import { Informer } from "../../../src/kube/informer.ts";
 import { apiSource } from "../../../src/kube/watch-source.ts";
 import {
+  canaryRollout,
   deployment,
   exited,
   fastProfile,
@@ -41,22 +42,6 @@ const metrics = new SyntheticIstioMetrics();
 const observedWeights = new Map<string, number[]>();
 let routes: Informer<KubeObject>;
 
-function rollout(name: string, steps: unknown[]): KubeObject {
-  return {
-    apiVersion: "stepwise.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name, namespace: NS },
-    spec: {
-      targetRef: { kind: "Deployment", name },
-      service: { port: 80 },
-      traffic: { provider: "istio" },
-      strategy: { canary: { steps } },
-      analysis: { interval: "1s", profiles: [{ name: "fast-availability" }] },
-      progressDeadlineSeconds: 120,
-    },
-  };
-}
-
 /** The canary weight a VirtualService shows for its rollout's route. */
 function canaryWeight(vs: KubeObject): number {
   const http =
@@ -86,7 +71,9 @@ beforeAll(async () => {
     metrics.set(NS, name, 2_000, 0.001);
     metrics.set(NS, `${name}-primary`, 8_000, 0.001);
     await cluster.client.create(deployment(name, NS, "app:1"));
-    await cluster.client.create(rollout(name, name === "gated" ? GATED_STEPS : STEPS));
+    await cluster.client.create(
+      canaryRollout(name, NS, name === "gated" ? GATED_STEPS : STEPS, { progressDeadlineSeconds: 120 }),
+    );
   }
 });
 
