@@ -44,7 +44,7 @@ export function clientFrom(
     else kc.loadFromDefault();
   } catch (error) {
     throw new CliError(
-      `cannot load the kubeconfig ${options.kubeconfig ?? ""}: ${(error as Error).message}`.replace(
+      `cannot load the kubeconfig ${options.kubeconfig ?? ""}: ${(error as Error).message.split("\n")[0]}`.replace(
         "  ",
         " ",
       ),

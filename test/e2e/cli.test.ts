@@ -1,0 +1,416 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/kube/client.ts";
+import {
+  deployment,
+  exited,
+  fastProfile,
+  ROLLOUT_TYPE,
+  ROOT,
+  type Status,
+  spawnController,
+  started,
+  startTestCluster,
+  statusOf,
+  type TestCluster,
+  waitForStatus,
+} from "../support/cluster.ts";
+import { SyntheticIstioMetrics, serveMetrics } from "../support/synthetic-metrics.ts";
+
+// The `rollout` CLI as CI runs it: no terminal (stdio pipes), against the API emulator with the
+// controller running as its own process. Exit codes are the README's: 0 promoted, 1 rolled back,
+// 2 invalid input, 3 timed out, 4 paused at a manual gate, 5 cannot reach the cluster; a failure is one
+// line on stderr, never a stack trace.
+
+const NS = "shop";
+const PROFILE = "fast-availability";
+const COMMAND_ANNOTATION = "stepwise.dev/command";
+
+let cluster: TestCluster;
+let metricsServer: { url: string; close(): Promise<void> };
+let controller: ChildProcess | undefined;
+let controllerLog = "";
+let dir: string;
+const metrics = new SyntheticIstioMetrics();
+
+/** How the controller is doing, for failure messages: running or how it exited, and its last log lines. */
+function controllerState(): string {
+  const state =
+    controller?.exitCode === null && controller.signalCode === null
+      ? "running"
+      : `exited with ${controller?.exitCode ?? controller?.signalCode}`;
+  return `controller ${state}; its log ends:\n${controllerLog.slice(-4_000)}`;
+}
+
+/** Polls the rollout's status until `done` (2 minutes at most); a failure says how the controller is doing. */
+async function waitUntil(name: string, done: (status: Status) => boolean, what: string): Promise<Status> {
+  try {
+    return await waitForStatus(cluster.client, NS, name, done, what, 120_000);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${controllerState()}`);
+  }
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `rollout ARGS` with pipes for stdin, stdout and stderr, as a CI job does; kills it after `timeoutMs`. */
+function rollout(args: string[], timeoutMs = 150_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "cli/bin/rollout.js"), ...args], {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child.stdin.end();
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(`rollout ${args.join(" ")} did not exit within ${timeoutMs} ms\n${stdout}\n${stderr}`),
+      );
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The flags that point a command at the emulator. */
+const at = () => ["--kubeconfig", cluster.kubeconfig, "-n", NS];
+
+/** What a run printed, for failure messages. */
+const shown = (run: Run) =>
+  `exit ${run.code}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}--- ${controllerState()}`;
+
+const nonEmptyLines = (text: string) => text.split("\n").filter((line) => line.trim() !== "");
+
+/** A failure: exactly one line on stderr, prefixed `rollout:`, and no stack frame anywhere. */
+function expectOneErrorLine(run: Run): string {
+  const lines = nonEmptyLines(run.stderr);
+  expect(lines, shown(run)).toHaveLength(1);
+  expect(lines[0]).toMatch(/^rollout: \S/);
+  expect(run.stderr + run.stdout, shown(run)).not.toMatch(/^\s+at /m);
+  return lines[0]!;
+}
+
+/** Every stdout line a plain progress line after the `started revision` line: UTC time, then the phase. */
+function expectPlainLines(run: Run, name: string): string[] {
+  const lines = nonEmptyLines(run.stdout);
+  expect(lines[0], shown(run)).toMatch(new RegExp(`^started revision [0-9a-f]+ of ${NS}/${name}$`));
+  const progress = lines.slice(1);
+  expect(progress.length, shown(run)).toBeGreaterThan(0);
+  for (const line of progress) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S/);
+  // no terminal control sequences: this is not the TUI
+  expect(run.stdout.includes("\u001b[")).toBe(false);
+  return progress;
+}
+
+function gatedRollout(name: string, steps: unknown[]): KubeObject {
+  return {
+    apiVersion: "stepwise.dev/v1alpha1",
+    kind: "Rollout",
+    metadata: { name, namespace: NS },
+    spec: {
+      targetRef: { kind: "Deployment", name },
+      service: { port: 80 },
+      traffic: { provider: "istio" },
+      strategy: { canary: { steps } },
+      analysis: { interval: "1s", metrics: "istio", profiles: [{ name: PROFILE }] },
+      progressDeadlineSeconds: 300,
+    },
+  };
+}
+
+const ANALYSED = [{ setWeight: 20 }, { analysis: {} }];
+const GATED = [{ setWeight: 20 }, { pause: {} }];
+const ROLLOUTS: Record<string, { steps: unknown[]; errorRate: number }> = {
+  healthy: { steps: ANALYSED, errorRate: 0.001 },
+  failing: { steps: ANALYSED, errorRate: 0.3 },
+  held: { steps: GATED, errorRate: 0.001 },
+  gate: { steps: GATED, errorRate: 0.001 },
+  manual: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 40 }, { pause: {} }], errorRate: 0.001 },
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "stepwise-cli-e2e-"));
+  cluster = await startTestCluster({}, NS);
+  metricsServer = await serveMetrics(metrics);
+  await cluster.client.create(fastProfile(PROFILE, NS));
+  controller = spawnController([
+    "--kubeconfig",
+    cluster.kubeconfig,
+    "-n",
+    NS,
+    "--scrape",
+    metricsServer.url,
+    "--metrics-addr",
+    "127.0.0.1:0",
+  ]);
+  controller.stderr?.on("data", (chunk: Buffer) => {
+    controllerLog = (controllerLog + chunk.toString()).slice(-20_000);
+  });
+  await started(controller);
+  if (controller.exitCode !== null) throw new Error(`the controller exited early:\n${controllerLog}`);
+  for (const [name, { steps, errorRate }] of Object.entries(ROLLOUTS)) {
+    metrics.set(NS, name, 2_000, errorRate);
+    metrics.set(NS, `${name}-primary`, 8_000, 0.001);
+    await cluster.client.create(deployment(name, NS, "registry/app:1"));
+    await cluster.client.create(gatedRollout(name, steps));
+  }
+  for (const name of Object.keys(ROLLOUTS)) {
+    await waitUntil(name, (s) => s.phase === "Idle", "Idle");
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (controller && controller.exitCode === null && controller.signalCode === null) {
+    controller.kill("SIGTERM");
+    const stopped = await Promise.race([
+      exited(controller).then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
+    ]);
+    if (!stopped) {
+      console.warn(`the controller did not stop within 20 s of SIGTERM; killing it\n${controllerState()}`);
+      controller.kill("SIGKILL");
+      await exited(controller);
+    }
+  }
+  await metricsServer?.close();
+  await cluster?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function commandOf(name: string): Promise<{ id: string; type: string; weight?: number } | undefined> {
+  const object = await cluster.client.get({ ...ROLLOUT_TYPE, namespace: NS, name });
+  const text = object.metadata.annotations?.[COMMAND_ANNOTATION];
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+describe.concurrent("rollout start --wait without a terminal: exit codes", () => {
+  it("promoted: 0, with plain progress lines ending Succeeded", { timeout: 240_000 }, async () => {
+    const run = await rollout(["start", "healthy", "--image", "app=registry/app:2", "--wait", ...at()]);
+    expect(run.code, shown(run)).toBe(0);
+    const lines = expectPlainLines(run, "healthy");
+    expect(lines.at(-1)).toMatch(/ Succeeded .*weight 0% \(applied 0%/);
+    expect(
+      lines.some((line) => / weight 20% \(applied 20%/.test(line)),
+      shown(run),
+    ).toBe(true);
+    const status = await statusOf(cluster.client, NS, "healthy");
+    expect(status.phase).toBe("Succeeded");
+  });
+
+  it("rolled back by failing metrics: 1; with -o json, one JSON object per line", {
+    timeout: 240_000,
+  }, async () => {
+    const run = await rollout([
+      "start",
+      "failing",
+      "--image",
+      "app=registry/app:2",
+      "--wait",
+      "-o",
+      "json",
+      ...at(),
+    ]);
+    expect(run.code, shown(run)).toBe(1);
+    const lines = nonEmptyLines(run.stdout);
+    expect(lines.length, shown(run)).toBeGreaterThan(1);
+    expect(run.stdout.endsWith("\n")).toBe(true);
+    const objects = lines.map((line) => {
+      const parsed: unknown = JSON.parse(line);
+      expect(parsed, line).toBeTypeOf("object");
+      expect(Array.isArray(parsed)).toBe(false);
+      return parsed as Record<string, unknown>;
+    });
+    for (const object of objects) expect(object).toMatchObject({ rollout: "failing", namespace: NS });
+    const last = objects.at(-1)!;
+    expect(last).toMatchObject({ phase: "RolledBack", weights: { desired: 0, applied: 0 } });
+    expect(last.analysis).toContainEqual(expect.objectContaining({ profile: PROFILE, verdict: "Fail" }));
+    expect(objects.some((o) => o.warning === true && /RolledBack/.test(String(o.event)))).toBe(true);
+
+    // status -o json: the same format, exactly one line
+    const status = await rollout(["status", "failing", "-o", "json", ...at()]);
+    expect(status.code, shown(status)).toBe(0);
+    const statusLines = nonEmptyLines(status.stdout);
+    expect(statusLines, shown(status)).toHaveLength(1);
+    expect(JSON.parse(statusLines[0]!)).toMatchObject({ rollout: "failing", phase: "RolledBack" });
+  });
+
+  it("held at a manual gate past --timeout 3s: 3", { timeout: 240_000 }, async () => {
+    const run = await rollout([
+      "start",
+      "held",
+      "--image",
+      "app=registry/app:2",
+      "--wait",
+      "--timeout",
+      "3s",
+      ...at(),
+    ]);
+    expect(run.code, shown(run)).toBe(3);
+    expectPlainLines(run, "held");
+    expect(run.stderr, shown(run)).not.toMatch(/^\s+at /m);
+    // the rollout itself carries on to its gate
+    await waitUntil("held", (s) => s.phase === "Paused", "Paused");
+  });
+
+  it("paused at a manual gate with --exit-on-pause: 4", { timeout: 240_000 }, async () => {
+    const run = await rollout([
+      "start",
+      "gate",
+      "--image",
+      "app=registry/app:2",
+      "--wait",
+      "--exit-on-pause",
+      ...at(),
+    ]);
+    expect(run.code, shown(run)).toBe(4);
+    const lines = expectPlainLines(run, "gate");
+    expect(lines.at(-1)).toMatch(/ Paused step 2\/2 weight 20% \(applied 20%/);
+    const status = await statusOf(cluster.client, NS, "gate");
+    expect(status).toMatchObject({ phase: "Paused", pauseReason: "manual gate" });
+  });
+});
+
+/** A kubeconfig file with `text`, in the test's directory. */
+async function kubeconfigFile(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+describe.concurrent("failures: one line on stderr, the documented exit code, no stack trace", () => {
+  it("a missing rollout: 2 (status and start --wait)", { timeout: 180_000 }, async () => {
+    const [status, start] = await Promise.all([
+      rollout(["status", "missing", ...at()]),
+      rollout(["start", "missing", "--image", "app=registry/app:2", "--wait", ...at()]),
+    ]);
+    expect(status.code, shown(status)).toBe(2);
+    expect(expectOneErrorLine(status)).toBe(`rollout: rollout ${NS}/missing not found`);
+    expect(status.stdout).toBe("");
+    expect(start.code, shown(start)).toBe(2);
+    expect(expectOneErrorLine(start)).toBe(`rollout: rollout ${NS}/missing not found`);
+  });
+
+  it("a kubeconfig that is missing or not a kubeconfig: 5", { timeout: 180_000 }, async () => {
+    const notAKubeconfig = await kubeconfigFile("not-a-kubeconfig", "hello world\n");
+    const runs = await Promise.all([
+      rollout(["status", "healthy", "--kubeconfig", notAKubeconfig]),
+      rollout(["status", "healthy", "--kubeconfig", join(dir, "no-such-file")]),
+    ]);
+    for (const run of runs) {
+      expect(run.code, shown(run)).toBe(5);
+      expect(expectOneErrorLine(run)).toMatch(/kubeconfig/);
+    }
+  });
+
+  it("a kubeconfig that is not valid YAML: 5", { timeout: 180_000 }, async () => {
+    const syntaxError = await kubeconfigFile("syntax-error", "apiVersion: v1\nclusters: [\n  - name: {\n");
+    const run = await rollout(["status", "healthy", "--kubeconfig", syntaxError]);
+    expect(run.code, shown(run)).toBe(5);
+    expect(expectOneErrorLine(run)).toMatch(/^rollout: cannot load the kubeconfig .*syntax-error/);
+  });
+
+  it("an unreachable API server (127.0.0.1:1): 5", { timeout: 180_000 }, async () => {
+    const unreachable = await kubeconfigFile(
+      "unreachable",
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: nowhere",
+        "  cluster: {server: 'http://127.0.0.1:1'}",
+        "users:",
+        "- name: someone",
+        "  user: {token: abc}",
+        "contexts:",
+        "- name: nowhere",
+        "  context: {cluster: nowhere, user: someone, namespace: shop}",
+        "current-context: nowhere",
+        "",
+      ].join("\n"),
+    );
+    const run = await rollout(["status", "healthy", "--kubeconfig", unreachable]);
+    expect(run.code, shown(run)).toBe(5);
+    expect(expectOneErrorLine(run)).toMatch(/cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe("manual commands write the command annotation, and the controller applies it", () => {
+  it("set-weight abc: 2 and nothing written; set-weight 30, promote, abort: 0 each, applied in turn", {
+    timeout: 240_000,
+  }, async () => {
+    await cluster.client.jsonPatch(
+      { apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "manual" },
+      [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: "registry/app:2" }],
+    );
+    await waitUntil(
+      "manual",
+      (s) => s.phase === "Paused" && s.pauseReason === "manual gate" && s.step === 1,
+      "the first manual gate",
+    );
+
+    const [abc, tooMuch] = await Promise.all([
+      rollout(["set-weight", "manual", "abc", ...at()]),
+      rollout(["set-weight", "manual", "101", ...at()]),
+    ]);
+    expect(abc.code, shown(abc)).toBe(2);
+    expect(expectOneErrorLine(abc)).toBe('rollout: PERCENT must be a number from 0 to 100, not "abc"');
+    expect(tooMuch.code, shown(tooMuch)).toBe(2);
+    expectOneErrorLine(tooMuch);
+    expect(await commandOf("manual")).toBeUndefined();
+
+    const weight = await rollout(["set-weight", "manual", "30", ...at()]);
+    expect(weight.code, shown(weight)).toBe(0);
+    expect(weight.stdout).toMatch(/^set-weight sent to shop\/manual/);
+    const weighted = await commandOf("manual");
+    expect(weighted).toMatchObject({ type: "set-weight", weight: 30 });
+    await waitUntil(
+      "manual",
+      (s) => s.lastCommand?.id === weighted?.id && s.phase === "Paused" && s.weights?.applied === 30,
+      "paused at 30% by set-weight",
+    );
+
+    const promote = await rollout(["promote", "manual", ...at()]);
+    expect(promote.code, shown(promote)).toBe(0);
+    expect(promote.stdout).toMatch(/^promote sent to shop\/manual/);
+    const promoted = await commandOf("manual");
+    expect(promoted).toMatchObject({ type: "promote" });
+    expect(promoted?.id).not.toBe(weighted?.id);
+    // past the first gate: 40%, then the second gate
+    await waitUntil(
+      "manual",
+      (s) => s.lastCommand?.id === promoted?.id && s.phase === "Paused" && s.step === 3,
+      "the second manual gate after promote",
+    );
+
+    const abort = await rollout(["abort", "manual", ...at()]);
+    expect(abort.code, shown(abort)).toBe(0);
+    const aborted = await commandOf("manual");
+    expect(aborted).toMatchObject({ type: "abort" });
+    expect(aborted?.id).not.toBe(promoted?.id);
+    const status = await waitUntil(
+      "manual",
+      (s) => s.lastCommand?.id === aborted?.id && s.phase === "RolledBack",
+      "RolledBack after abort",
+    );
+    expect(status.weights?.applied).toBe(0);
+  });
+});
