@@ -1,0 +1,277 @@
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeObject } from "../../src/kube/client.ts";
+import {
+  deployment,
+  exited,
+  fastProfile,
+  ROOT,
+  type Status,
+  spawnController,
+  started,
+  startTestCluster,
+  statusOf,
+  type TestCluster,
+  waitForStatus,
+} from "../support/cluster.ts";
+import { SyntheticIstioMetrics, serveMetrics } from "../support/synthetic-metrics.ts";
+import { HAS_TMUX, overlongLines, TmuxSession, warnIfNoTmux } from "../support/tmux.ts";
+
+// The terminal UI as a user sees it: `rollout start --wait` and `rollout watch` in a real 80x24 terminal
+// (tmux) with CI unset, against the API emulator and the controller running as its own process. Keys
+// are typed into the pane and the screen is read back with capture-pane.
+
+const NS = "shop";
+const PROFILE = "fast-availability";
+/** A manual gate at 20%, another at 60%, then the final gate (analysis, promotion). */
+const GATED_STEPS = [{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: {} }];
+
+warnIfNoTmux("the TUI end-to-end test (test/e2e/tui.test.ts)");
+
+let cluster: TestCluster;
+let metricsServer: { url: string; close(): Promise<void> };
+let controller: ChildProcess | undefined;
+let controllerLog = "";
+const metrics = new SyntheticIstioMetrics();
+
+/** How the controller is doing, for failure messages: running or how it exited, and its last log lines. */
+function controllerState(): string {
+  const state =
+    controller?.exitCode === null && controller.signalCode === null
+      ? "running"
+      : `exited with ${controller?.exitCode ?? controller?.signalCode}`;
+  return `controller ${state}; its log ends:\n${controllerLog.slice(-4_000)}`;
+}
+
+/** Polls the rollout's status until `done` (2 minutes at most); a failure says how the controller is doing. */
+async function waitUntil(name: string, done: (status: Status) => boolean, what: string): Promise<Status> {
+  try {
+    return await waitForStatus(cluster.client, NS, name, done, what, 120_000);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${controllerState()}`);
+  }
+}
+
+function rollout(name: string, steps: unknown[]): KubeObject {
+  return {
+    apiVersion: "stepwise.dev/v1alpha1",
+    kind: "Rollout",
+    metadata: { name, namespace: NS },
+    spec: {
+      targetRef: { kind: "Deployment", name },
+      service: { port: 80 },
+      traffic: { provider: "istio" },
+      strategy: { canary: { steps } },
+      analysis: { interval: "1s", metrics: "istio", profiles: [{ name: PROFILE }] },
+      progressDeadlineSeconds: 300,
+    },
+  };
+}
+
+/** The command line a user types: the CLI against the emulator, then its exit code on a line of its own. */
+function rolloutCommand(args: string): string {
+  return `node cli/bin/rollout.js ${args} --kubeconfig '${cluster.kubeconfig}' -n ${NS}; echo EXIT=$?`;
+}
+
+/** Lines of the screen holding `text`. */
+const linesWith = (screen: string, text: string) => screen.split("\n").filter((line) => line.includes(text));
+/** The weight bar's line. */
+const weightBar = (screen: string) => screen.split("\n").find((line) => /^canary [█▒░]+ desired /.test(line));
+
+/** The last frame Ink left on the terminal: from the last header line to the end. */
+function lastFrame(history: string, name: string): string {
+  const lines = history.split("\n");
+  const start = lines.findLastIndex((line) => line.startsWith(`${name} · ${NS} · canary via istio`));
+  return start < 0 ? "" : lines.slice(start).join("\n");
+}
+
+/**
+ * Checks that the screen fits the 80x24 pane: no line wider than 80 columns even with wrapped lines
+ * joined, no more than 24 lines, and one header in the whole scrollback, so Ink redrew the frame in
+ * place instead of scrolling copies of it.
+ */
+async function expectFrameFits(session: TmuxSession, name: string): Promise<void> {
+  const screen = await session.capture({ join: true });
+  expect(overlongLines(screen, 80), screen).toEqual([]);
+  expect(screen.split("\n").length).toBeLessThanOrEqual(24);
+  const history = await session.capture({ history: true, join: true });
+  expect(linesWith(history, `${name} · ${NS} · canary via istio`), history).toHaveLength(1);
+}
+
+beforeAll(async () => {
+  if (!HAS_TMUX) return; // every test below is skipped
+  cluster = await startTestCluster({}, NS);
+  metricsServer = await serveMetrics(metrics);
+  await cluster.client.create(fastProfile(PROFILE, NS));
+  controller = spawnController([
+    "--kubeconfig",
+    cluster.kubeconfig,
+    "-n",
+    NS,
+    "--scrape",
+    metricsServer.url,
+    "--metrics-addr",
+    "127.0.0.1:0",
+  ]);
+  controller.stderr?.on("data", (chunk: Buffer) => {
+    controllerLog = (controllerLog + chunk.toString()).slice(-20_000);
+  });
+  await started(controller);
+  if (controller.exitCode !== null) throw new Error(`the controller exited early:\n${controllerLog}`);
+  for (const name of ["gated", "doomed", "steady"]) {
+    metrics.set(NS, name, 2_000, 0.001);
+    metrics.set(NS, `${name}-primary`, 8_000, 0.001);
+    await cluster.client.create(deployment(name, NS, "registry/app:1"));
+    await cluster.client.create(rollout(name, GATED_STEPS));
+  }
+  for (const name of ["gated", "doomed", "steady"]) {
+    await waitUntil(name, (s) => s.phase === "Idle", "Idle");
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (controller && controller.exitCode === null && controller.signalCode === null) {
+    controller.kill("SIGTERM");
+    const stopped = await Promise.race([
+      exited(controller).then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
+    ]);
+    if (!stopped) {
+      console.warn(`the controller did not stop within 20 s of SIGTERM; killing it\n${controllerState()}`);
+      controller.kill("SIGKILL");
+      await exited(controller);
+    }
+  }
+  await metricsServer?.close();
+  await cluster?.close();
+});
+
+/** Runs `body` with a fresh 80x24 tmux pane, and stops its server whatever happens. */
+async function inTerminal(body: (session: TmuxSession) => Promise<void>): Promise<void> {
+  const session = await TmuxSession.start({ cwd: ROOT, width: 80, height: 24 });
+  try {
+    await body(session);
+  } catch (error) {
+    if (error instanceof Error) error.message += `\n${controllerState()}`;
+    throw error;
+  } finally {
+    await session.kill();
+  }
+}
+
+/** The screen at a manual gate of `name`: Paused, `weight` on the canary, "manual gate" as the reason. */
+function atGate(name: string, weight: number) {
+  return (screen: string) =>
+    screen.includes(`${name} · ${NS} · canary via istio · Paused`) &&
+    screen.includes("» manual gate") &&
+    new RegExp(`desired ${weight}%\\s+applied ${weight}%`).test(weightBar(screen) ?? "");
+}
+
+describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", () => {
+  it("start --wait: 20% at the first gate, p, 60% at the second, p, promoted and exit code 0", {
+    timeout: 240_000,
+  }, async () => {
+    await inTerminal(async (session) => {
+      await session.type(rolloutCommand("start gated --image app=registry/app:2 --wait"));
+      // the TUI, not plain lines: the header and the key hints
+      await session.waitFor(/^gated · shop · canary via istio · /m, { timeoutMs: 90_000, what: "the TUI" });
+      const first = await session.waitFor(atGate("gated", 20), {
+        timeoutMs: 120_000,
+        what: "the first manual gate at 20%",
+      });
+      expect(first).toMatch(/^ p {2}promote\s+ a {2}abort\s+ space {2}resume\s+ q {2}quit$/m);
+      expect(first).toMatch(/^▸\s+2 manual gate/m);
+      expect(first).toMatch(/step 2\/4/);
+      expect(weightBar(first)).toMatch(/^canary █+░+ desired 20%/);
+      expect(first).not.toMatch(/^\d{4}-\d\d-\d\dT/m); // no plain progress lines
+      await expectFrameFits(session, "gated");
+
+      await session.press("p");
+      const second = await session.waitFor(atGate("gated", 60), {
+        timeoutMs: 120_000,
+        what: "the second manual gate at 60%",
+      });
+      expect(second).toMatch(/^✓\s+2 manual gate/m);
+      expect(second).toMatch(/^✓\s+3 weight 60%/m);
+      expect(second).toMatch(/^▸\s+4 manual gate/m);
+      expect(second).toMatch(/✓ promote requested/);
+      // more of the bar is on the canary than at 20%
+      const cells = (screen: string) => (weightBar(screen)!.match(/█/g) ?? []).length;
+      expect(cells(second)).toBeGreaterThan(cells(first));
+      await expectFrameFits(session, "gated");
+
+      await session.press("p");
+      expect(await session.exitCode(120_000)).toBe(0);
+      const history = await session.capture({ history: true });
+      const frame = lastFrame(history, "gated");
+      expect(frame).toMatch(/^gated · shop · canary via istio · Succeeded · took /m);
+      expect(frame).toMatch(/✓ promote requested/);
+      expect(frame).toMatch(/^✓\s+= final check, promote/m);
+      // everything back on the primary, which now runs the new version
+      expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
+      expect(frame).toMatch(/^EXIT=0$/m);
+      await expectFrameFits(session, "gated");
+    });
+    const status = await statusOf(cluster.client, NS, "gated");
+    expect(status.phase).toBe("Succeeded");
+    expect(status.stableRevision).toBe(status.revision);
+  });
+
+  it("start --wait: a asks first (n cancels), a then y aborts, RolledBack and exit code 1", {
+    timeout: 240_000,
+  }, async () => {
+    await inTerminal(async (session) => {
+      await session.type(rolloutCommand("start doomed --image app=registry/app:2 --wait"));
+      await session.waitFor(atGate("doomed", 20), { timeoutMs: 150_000, what: "the manual gate at 20%" });
+
+      await session.press("a");
+      await session.waitFor(/^abort rollout doomed\? y\/n$/m, { what: "the abort question" });
+      await session.press("n");
+      const cancelled = await session.waitFor(/^… abort cancelled$/m, { what: "abort cancelled" });
+      expect(cancelled).toMatch(/^ p {2}promote\s+ a {2}abort/m);
+      expect(cancelled).toContain("doomed · shop · canary via istio · Paused");
+
+      await session.press("a");
+      await session.waitFor(/^abort rollout doomed\? y\/n$/m, { what: "the abort question" });
+      await session.press("y");
+      expect(await session.exitCode(120_000)).toBe(1);
+      const frame = lastFrame(await session.capture({ history: true }), "doomed");
+      expect(frame).toMatch(/^doomed · shop · canary via istio · RolledBack · took /m);
+      expect(frame).toMatch(/✓ abort requested/);
+      expect(frame).toMatch(/^\d\d:\d\d:\d\d ! RolledBack: /m); // the rollback is a warning in the event log
+      expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
+      await expectFrameFits(session, "doomed");
+    });
+    const status = await statusOf(cluster.client, NS, "doomed");
+    expect(status.phase).toBe("RolledBack");
+    expect(status.stableRevision).not.toBe(status.revision);
+  });
+
+  it("watch: stays on screen after the state is shown, keys that do nothing say so, q quits with 0", {
+    timeout: 180_000,
+  }, async () => {
+    await inTerminal(async (session) => {
+      await session.type(rolloutCommand("watch steady"));
+      const screen = await session.waitFor(
+        (text) => text.includes("steady · shop · canary via istio · Idle") && /^ q {2}quit/m.test(text),
+        { timeoutMs: 90_000, what: "the Idle rollout with q as the only key" },
+      );
+      expect(screen).not.toMatch(/ p {2}promote/);
+      await session.press("p");
+      await session.waitFor(/^… nothing to promote while Idle$/m, { what: "the refused promote" });
+      // watch does not end by itself
+      expect(await session.capture({ history: true })).not.toMatch(/^EXIT=/m);
+      await expectFrameFits(session, "steady");
+      await session.press("q");
+      expect(await session.exitCode(60_000)).toBe(0);
+    });
+    // the refused key sent nothing
+    const object = await cluster.client.get({
+      apiVersion: "stepwise.dev/v1alpha1",
+      kind: "Rollout",
+      namespace: NS,
+      name: "steady",
+    });
+    expect(object.metadata.annotations?.["stepwise.dev/command"]).toBeUndefined();
+  });
+});
