@@ -8,6 +8,8 @@ export const EXIT = {
   timedOut: 3,
   paused: 4,
   unreachable: 5,
+  /** Stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+  interrupted: 130,
 } as const;
 
 /** Makes flag and argument errors of a command tree exit 2 (commander's own default is 1); help exits 0. */

@@ -84,7 +84,7 @@ export async function runCli(body: () => Promise<number>): Promise<void> {
     process.exitCode = await body();
   } catch (error) {
     const failure = explain(error, "error");
-    console.error(`rollout: ${failure.message}`);
+    console.error(`rollout: ${failure.message.split("\n")[0]}`);
     process.exitCode = failure.exitCode;
   }
 }

@@ -35,12 +35,18 @@ function parseTimeout(text: string): number {
   return ms;
 }
 
+/** CI systems set CI; as Ink reads it, "0" and "false" mean not in CI. */
+export function inCI(): boolean {
+  const value = process.env.CI ?? process.env.CONTINUOUS_INTEGRATION;
+  return value !== undefined && value !== "0" && value.toLowerCase() !== "false";
+}
+
 function outputMode(options: OutputOptions): "tui" | "plain" | "json" {
   if (options.output !== undefined && options.output !== "json") {
     throw new CliError(`-o ${options.output}: the only output format is json`, EXIT.invalidInput);
   }
   if (options.output === "json") return "json";
-  const interactive = process.stdout.isTTY && process.stdin.isTTY && !process.env.CI;
+  const interactive = process.stdout.isTTY && process.stdin.isTTY && !inCI();
   return options.tui === false || !interactive ? "plain" : "tui";
 }
 

@@ -8,7 +8,7 @@ import {
 } from "../../src/sandbox/sandbox.ts";
 import { EXIT } from "../exit-codes.ts";
 import { CliError, runCli } from "../kube-options.ts";
-import { followUntilOutcome } from "./follow.ts";
+import { followUntilOutcome, inCI } from "./follow.ts";
 import { sandboxApiCommand } from "./sandbox-api.ts";
 
 interface SandboxFlags {
@@ -52,7 +52,7 @@ export function sandboxCommand(): Command {
         const mode =
           flags.output === "json"
             ? "json"
-            : flags.tui === false || !process.stdout.isTTY || process.env.CI
+            : flags.tui === false || !process.stdout.isTTY || inCI()
               ? "plain"
               : "tui";
         const note = (text: string) => {
@@ -68,10 +68,10 @@ export function sandboxCommand(): Command {
         let interrupted = false;
         const onSignal = () => {
           interrupted = true;
-          void sandbox.stop().then(() => process.exit(130));
+          void sandbox.stop().then(() => process.exit(EXIT.interrupted));
         };
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        // a closed terminal (SIGHUP) must not leave Prometheus and the temp directories behind either
+        for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, onSignal);
         note(
           `mesh: ${sandbox.meshLabel}; SLIs: ${sandbox.metricsSource}; controller log: ${sandbox.logFile}`,
         );
@@ -114,8 +114,7 @@ export function sandboxCommand(): Command {
           );
           await new Promise(() => {});
         }
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(signal, onSignal);
         await sandbox.stop();
         return code;
       }),

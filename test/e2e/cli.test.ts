@@ -19,6 +19,7 @@ import {
   waitForStatus,
 } from "../support/cluster.ts";
 import { SyntheticIstioMetrics, serveMetrics } from "../support/synthetic-metrics.ts";
+import { interactiveEnv } from "../support/tmux.ts";
 
 // The `rollout` CLI as CI runs it: no terminal (stdio pipes), against the API emulator with the
 // controller running as its own process. Exit codes are the README's: 0 promoted, 1 rolled back,
@@ -65,7 +66,8 @@ function rollout(args: string[], timeoutMs = 150_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli/bin/rollout.js"), ...args], {
       cwd: ROOT,
-      env: process.env,
+      // CI unset: plain lines must come from stdout not being a terminal, not from CI being set
+      env: interactiveEnv(),
       stdio: ["pipe", "pipe", "pipe"],
     });
     child.stdin.end();
