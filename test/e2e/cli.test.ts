@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import {
   deployment,
@@ -28,7 +29,6 @@ import { interactiveEnv } from "../support/tmux.ts";
 
 const NS = "shop";
 const PROFILE = "fast-availability";
-const COMMAND_ANNOTATION = "stepwise.dev/command";
 
 let cluster: TestCluster;
 let metricsServer: { url: string; close(): Promise<void> };

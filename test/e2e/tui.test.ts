@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import {
   deployment,
@@ -272,6 +273,6 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       namespace: NS,
       name: "steady",
     });
-    expect(object.metadata.annotations?.["stepwise.dev/command"]).toBeUndefined();
+    expect(object.metadata.annotations?.[COMMAND_ANNOTATION]).toBeUndefined();
   });
 });

@@ -8,7 +8,9 @@ import { KubeClient, type KubeObject } from "../../src/kube/client.ts";
 import { type KubeApi, type KubeApiOptions, startKubeApi } from "../../src/sandbox/kube-api/index.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
-export const ROLLOUT_TYPE = { apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout" } as const;
+export { ROLLOUT as ROLLOUT_TYPE } from "../../cli/actions.ts";
+
+import { ROLLOUT as ROLLOUT_TYPE } from "../../cli/actions.ts";
 
 /** An emulator with the project's CRDs applied, a namespace, a kubeconfig file and a client. */
 export interface TestCluster {
