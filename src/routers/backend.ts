@@ -6,7 +6,7 @@
 import type { KubeObject } from "../kube/client.ts";
 import { UnsupportedOperationError } from "./errors.ts";
 import { faultPercent } from "./match.ts";
-import { type Change, drift, objectInfo, type RouteModel } from "./model.ts";
+import { activeFault, type Change, drift, objectInfo, type RouteModel } from "./model.ts";
 import { asArray, PatchBuilder } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
 import { planSplit, readSplit, type SplitSite } from "./split.ts";
@@ -90,11 +90,11 @@ export abstract class BackendFaultModel implements RouteModel {
     const record = readRecord(object, this.ctx.rollout);
     const current = this.parse(object);
     const next: TrafficRecord = { ...(record ?? { canary: current.canaryWeight }) };
-    const activeFault = current.fault ? (record?.fault ?? current.fault) : undefined;
+    const active = current.fault ? (record?.fault ?? current.fault) : undefined;
     switch (change.kind) {
       case "weight": {
-        const site = this.site(builder.document, activeFault?.fault);
-        const percent = activeFault?.percent ?? 0;
+        const site = this.site(builder.document, active?.fault);
+        const percent = active?.percent ?? 0;
         Object.assign(
           next,
           planSplit(builder, site, { canaryPercent: change.canaryPercent, faultPercent: percent }, record),
@@ -116,7 +116,7 @@ export abstract class BackendFaultModel implements RouteModel {
           next,
           planSplit(builder, site, { canaryPercent: current.canaryWeight, faultPercent: percent }, record),
         );
-        if (fault) next.fault = { fault, percent };
+        if (fault) next.fault = activeFault(fault, percent, change.expiresAt);
         else delete next.fault;
         break;
       }

@@ -19,7 +19,7 @@ import {
   planSubsets,
   sameHost,
 } from "./istio.ts";
-import { faultRouteName } from "./model.ts";
+import { expired, faultExpiryKey, faultRouteName } from "./model.ts";
 import { asArray, asRecord } from "./patch.ts";
 import { MAX_ATTEMPTS, ObjectRouter, resolveApiVersion } from "./router.ts";
 import type {
@@ -110,8 +110,12 @@ export class IstioRouter extends ObjectRouter {
     throw new ConflictError(`DestinationRule for ${this.istio.service}`, MAX_ATTEMPTS);
   }
 
-  override async applyFault(fault: Fault, target: FaultTarget = { target: "route" }): Promise<FaultResult> {
-    if (target.target === "route") return super.applyFault(fault, target);
+  override async applyFault(
+    fault: Fault,
+    target: FaultTarget = { target: "route" },
+    expiresAt?: string,
+  ): Promise<FaultResult> {
+    if (target.target === "route") return super.applyFault(fault, target, expiresAt);
     const apiVersion = await this.groupVersion();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const services = await this.client.list(apiVersion, "VirtualService", this.istio.namespace);
@@ -125,14 +129,14 @@ export class IstioRouter extends ObjectRouter {
         let carrier: KubeObject;
         let wrote = false;
         if (user) {
-          const builder = planDependencyFault(this.istio, user, fault, target);
+          const builder = planDependencyFault(this.istio, user, fault, target, expiresAt);
           if (builder.changed) {
             await this.client.jsonPatch(refOf(user), builder.ops);
             wrote = true;
           }
           carrier = user;
         } else if (own) {
-          const builder = planDependencyFault(this.istio, own, fault, target);
+          const builder = planDependencyFault(this.istio, own, fault, target, expiresAt);
           if (builder.changed) {
             await this.client.jsonPatch(refOf(own), builder.ops);
             wrote = true;
@@ -140,7 +144,7 @@ export class IstioRouter extends ObjectRouter {
           carrier = own;
         } else {
           carrier = await this.client.create(
-            createFaultVirtualService(this.istio, apiVersion, fault, target),
+            createFaultVirtualService(this.istio, apiVersion, fault, target, expiresAt),
           );
           wrote = true;
         }
@@ -171,18 +175,33 @@ export class IstioRouter extends ObjectRouter {
     return super.finalize();
   }
 
+  override async clearExpiredFaults(now: Date): Promise<boolean> {
+    const carriers = await this.dependencyCarriers();
+    const key = faultExpiryKey(this.istio);
+    if (!carriers.some((vs) => expired(vs.metadata.annotations?.[key], now))) {
+      return super.clearExpiredFaults(now);
+    }
+    await this.clearFault();
+    return true;
+  }
+
+  /** The VirtualServices that carry this rollout's dependency faults: its own, and users' with its fault route. */
+  private async dependencyCarriers(): Promise<KubeObject[]> {
+    const apiVersion = await this.groupVersion();
+    const services = await this.client.list(apiVersion, "VirtualService", this.istio.namespace);
+    const name = faultRouteName(this.istio);
+    return services.filter(
+      (vs) =>
+        isFaultVirtualService(this.istio, vs) ||
+        asArray(asRecord(vs.spec).http).some((r) => asRecord(r).name === name),
+    );
+  }
+
   /** Removes the fault routes the controller put into dependencies' VirtualServices; true if it wrote. */
   private async clearDependencyFaults(): Promise<boolean> {
-    const apiVersion = await this.groupVersion();
     let wrote = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const services = await this.client.list(apiVersion, "VirtualService", this.istio.namespace);
-      const name = faultRouteName(this.istio);
-      const carriers = services.filter(
-        (vs) =>
-          isFaultVirtualService(this.istio, vs) ||
-          asArray(asRecord(vs.spec).http).some((r) => asRecord(r).name === name),
-      );
+      const carriers = await this.dependencyCarriers();
       if (carriers.length === 0) return wrote;
       try {
         for (const vs of carriers) {

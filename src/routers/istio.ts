@@ -17,10 +17,12 @@ import type { KubeObject } from "../kube/client.ts";
 import { ForeignConfigError, RouteNotFoundError, UnsupportedOperationError } from "./errors.ts";
 import { faultPercent, istioFault, istioHeaders } from "./match.ts";
 import {
+  activeFault,
   type Change,
   crossMatches,
   describeObject,
   drift,
+  faultExpiryKey,
   faultRouteName,
   matchRouteName,
   objectInfo,
@@ -28,7 +30,7 @@ import {
   type RouteModel,
   sameService,
 } from "./model.ts";
-import { asArray, asRecord, deepEqual, isRecord, PatchBuilder, pointer } from "./patch.ts";
+import { asArray, asRecord, deepEqual, isRecord, PatchBuilder, pointer, setAnnotation } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
 import { planSplit, type Role, readSplit, type SplitSite } from "./split.ts";
 import type { Fault, RequestMatch, RouterCapabilities, RouterContext, TrafficState } from "./types.ts";
@@ -255,7 +257,7 @@ export class IstioModel implements RouteModel {
         this.planMirror(builder, change.percent, next);
         break;
       case "fault":
-        this.planFault(builder, change.fault, next);
+        this.planFault(builder, change.fault, next, change.expiresAt);
         break;
       case "finalize": {
         this.planMatch(builder, null, next);
@@ -347,7 +349,12 @@ export class IstioModel implements RouteModel {
     next.mirror = percent;
   }
 
-  private planFault(builder: PatchBuilder, fault: Fault | null, next: TrafficRecord): void {
+  private planFault(
+    builder: PatchBuilder,
+    fault: Fault | null,
+    next: TrafficRecord,
+    expiresAt?: string,
+  ): void {
     const { ctx } = this;
     const index = managedRouteIndex(ctx, builder.document);
     const route = asRecord(asArray(asRecord(builder.document.spec).http)[index]);
@@ -365,7 +372,7 @@ export class IstioModel implements RouteModel {
       );
     }
     builder.set(path, istioFault(fault));
-    next.fault = { fault, percent: faultPercent(fault) };
+    next.fault = activeFault(fault, faultPercent(fault), expiresAt);
   }
 }
 
@@ -460,14 +467,17 @@ export function createFaultVirtualService(
   apiVersion: string,
   fault: Fault,
   target: DependencyTarget,
+  expiresAt?: string,
 ): KubeObject {
   const base = `${ctx.rollout}-fault-${target.host.toLowerCase().replace(/[^a-z0-9.-]/g, "-")}`;
   const name = base.slice(0, 253).replace(/[-.]+$/, "");
   const route = [{ destination: { host: target.host } }];
+  const metadata = ownedMetadata(ctx, name, { "stepwise.dev/purpose": "fault" });
+  if (expiresAt !== undefined) metadata.annotations = { [faultExpiryKey(ctx)]: expiresAt };
   return {
     apiVersion,
     kind: "VirtualService",
-    metadata: ownedMetadata(ctx, name, { "stepwise.dev/purpose": "fault" }),
+    metadata,
     spec: {
       hosts: [target.host],
       http: [faultRoute(ctx, fault, target, route), { name: "default", route }],
@@ -484,6 +494,7 @@ export function planDependencyFault(
   vs: KubeObject,
   fault: Fault,
   target: DependencyTarget,
+  expiresAt?: string,
 ): PatchBuilder {
   const builder = new PatchBuilder(vs);
   const routes = asArray(asRecord(vs.spec).http);
@@ -502,14 +513,16 @@ export function planDependencyFault(
   if (existing >= 0) builder.set(pointer("spec", "http", existing), desired);
   else if (routes.length === 0) builder.set("/spec/http", [desired]);
   else builder.insert("/spec/http", 0, desired);
+  setAnnotation(builder, faultExpiryKey(ctx), expiresAt);
   return builder;
 }
 
-/** Removes the controller's fault route from a user's VirtualService. */
+/** Removes the controller's fault route, and its expiry, from a user's VirtualService. */
 export function planClearDependencyFault(ctx: IstioContext, vs: KubeObject): PatchBuilder {
   const builder = new PatchBuilder(vs);
   const index = routeIndexByName(vs, faultRouteName(ctx));
   if (index >= 0) builder.remove(pointer("spec", "http", index));
+  setAnnotation(builder, faultExpiryKey(ctx), undefined);
   return builder;
 }
 

@@ -7,6 +7,7 @@ import type { KubeObject } from "../kube/client.ts";
 import type { PatchBuilder } from "./patch.ts";
 import type { TrafficRecord } from "./record.ts";
 import {
+  type ActiveFault,
   type Drift,
   type Fault,
   MANAGED_BY,
@@ -23,7 +24,7 @@ export type Change =
   | { kind: "weight"; canaryPercent: number }
   | { kind: "match"; matches: readonly RequestMatch[] | null }
   | { kind: "mirror"; percent: number | null }
-  | { kind: "fault"; fault: Fault | null }
+  | { kind: "fault"; fault: Fault | null; expiresAt?: string }
   | { kind: "finalize" };
 
 export interface RouteModel {
@@ -100,6 +101,24 @@ export function matchRouteName(ctx: RouterContext): string {
 /** The name of the fault route the controller adds to a dependency's VirtualService. */
 export function faultRouteName(ctx: RouterContext): string {
   return `stepwise-fault-${ctx.rollout}`;
+}
+
+/**
+ * The annotation on a dependency's VirtualService that says until when the rollout's fault route in it
+ * may stay (ISO 8601).
+ */
+export function faultExpiryKey(ctx: RouterContext): string {
+  return `fault.stepwise.dev/${ctx.rollout}`;
+}
+
+/** The fault as the record keeps it. */
+export function activeFault(fault: Fault, percent: number, expiresAt: string | undefined): ActiveFault {
+  return expiresAt === undefined ? { fault, percent } : { fault, percent, expiresAt };
+}
+
+/** True when an expiry time (ISO 8601) is set and not after `now`. */
+export function expired(expiresAt: string | undefined, now: Date): boolean {
+  return expiresAt !== undefined && Date.parse(expiresAt) <= now.getTime();
 }
 
 /** Every A/B match combined (AND) with every match block of the route it refines (OR of the results). */

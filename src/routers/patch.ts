@@ -122,3 +122,15 @@ export class PatchBuilder<T extends KubeObject = KubeObject> {
     return this;
   }
 }
+
+/** Sets an annotation, or removes it with `undefined`; the annotations map is created or dropped as needed. */
+export function setAnnotation(builder: PatchBuilder, key: string, value: string | undefined): void {
+  const annotations = builder.get("/metadata/annotations");
+  const present = isRecord(annotations) && annotations[key] !== undefined;
+  if (value === undefined) {
+    if (!present) return;
+    if (Object.keys(annotations).length === 1) builder.remove("/metadata/annotations");
+    else builder.remove(pointer("metadata", "annotations", key));
+  } else if (!isRecord(annotations)) builder.set("/metadata/annotations", { [key]: value });
+  else builder.set(pointer("metadata", "annotations", key), value);
+}

@@ -5,7 +5,7 @@
  * the weights they wrote. Finalize removes it.
  */
 import type { KubeObject } from "../kube/client.ts";
-import { isRecord, type PatchBuilder, pointer } from "./patch.ts";
+import { isRecord, type PatchBuilder, setAnnotation } from "./patch.ts";
 import type { ActiveFault, RequestMatch } from "./types.ts";
 
 /** A weight as the user wrote it: a value, omitted (no weight field), or no such destination at all. */
@@ -42,22 +42,9 @@ export function readRecord(object: KubeObject, rollout: string): TrafficRecord |
   }
 }
 
-/** Writes the record (or removes it with `undefined`), creating or dropping the annotations map as needed. */
+/** Writes the record (or removes it with `undefined`). */
 export function writeRecord(builder: PatchBuilder, rollout: string, record: TrafficRecord | undefined): void {
-  const annotations = builder.get("/metadata/annotations");
-  const path = pointer("metadata", "annotations", recordKey(rollout));
-  if (record === undefined) {
-    if (!isRecord(annotations) || annotations[recordKey(rollout)] === undefined) return;
-    if (Object.keys(annotations).length === 1) builder.remove("/metadata/annotations");
-    else builder.remove(path);
-    return;
-  }
-  const text = JSON.stringify(compact(record));
-  if (!isRecord(annotations)) {
-    builder.set("/metadata/annotations", { [recordKey(rollout)]: text });
-    return;
-  }
-  builder.set(path, text);
+  setAnnotation(builder, recordKey(rollout), record && JSON.stringify(compact(record)));
 }
 
 function compact(record: TrafficRecord): TrafficRecord {

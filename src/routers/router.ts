@@ -12,7 +12,7 @@ import {
   type ObjectRef,
 } from "../kube/client.ts";
 import { ApiNotServedError, ConflictError, RouteNotFoundError, UnsupportedOperationError } from "./errors.ts";
-import type { Change, RouteModel } from "./model.ts";
+import { type Change, expired, type RouteModel } from "./model.ts";
 import type {
   ApplyResult,
   EnsureOptions,
@@ -206,7 +206,11 @@ export class ObjectRouter implements TrafficRouter {
     return result(await this.change({ kind: "mirror", percent }));
   }
 
-  async applyFault(fault: Fault, target: FaultTarget = { target: "route" }): Promise<FaultResult> {
+  async applyFault(
+    fault: Fault,
+    target: FaultTarget = { target: "route" },
+    expiresAt?: string,
+  ): Promise<FaultResult> {
     if (target.target === "dependency") {
       throw new UnsupportedOperationError(
         this.api,
@@ -214,13 +218,20 @@ export class ObjectRouter implements TrafficRouter {
         "use provider istio (VirtualService sourceLabels), or inject the fault on the rollout's route (target: route)",
       );
     }
-    const outcome = await this.change({ kind: "fault", fault });
+    const outcome = await this.change({ kind: "fault", fault, ...(expiresAt ? { expiresAt } : {}) });
     const ref = await this.ref();
     return { ...result(outcome), carrier: { kind: ref.kind, namespace: this.ctx.namespace, name: ref.name } };
   }
 
   async clearFault(): Promise<ApplyResult> {
     return result(await this.change({ kind: "fault", fault: null }));
+  }
+
+  async clearExpiredFaults(now: Date): Promise<boolean> {
+    const object = await this.getObject();
+    if (!object || !expired((await this.model()).parse(object).fault?.expiresAt, now)) return false;
+    await this.clearFault();
+    return true;
   }
 
   async finalize(): Promise<WeightResult> {

@@ -54,6 +54,8 @@ export interface ActiveFault {
   fault: Fault;
   /** Percentage of the rollout's requests that get the fault. */
   percent: number;
+  /** When the controller removes it even if nothing else does (after a crash, say); ISO 8601. */
+  expiresAt?: string;
 }
 
 /** The traffic state of one rollout as its route object shows it. */
@@ -120,11 +122,14 @@ export interface TrafficRouter {
   setMirror(percent: number | null): Promise<ApplyResult>;
   /**
    * Injects a fault on the rollout's route (the default), or on the calls the rollout's pods make to a
-   * dependency. Replaces a fault the controller injected before at the same target.
+   * dependency. Replaces a fault the controller injected before at the same target. The object that
+   * carries it records `expiresAt`, so that clearExpiredFaults() can remove it later.
    */
-  applyFault(fault: Fault, target?: FaultTarget): Promise<FaultResult>;
+  applyFault(fault: Fault, target?: FaultTarget, expiresAt?: string): Promise<FaultResult>;
   /** Removes every fault the controller injected (route and dependencies). */
   clearFault(): Promise<ApplyResult>;
+  /** Removes the rollout's faults when one of them is past its expiry; true when it removed any. */
+  clearExpiredFaults(now: Date): Promise<boolean>;
   /** All traffic to stable; match route, mirror and fault removed; everything else as the user wrote it. */
   finalize(): Promise<WeightResult>;
 }
