@@ -358,30 +358,47 @@ class Tick {
     }
   }
 
+  /**
+   * A chaos step keeps its fault for the whole duration (a Fail of its profiles ends it early, in
+   * progress()), then removes it: all its profiles passing moves on; otherwise a person decides.
+   */
   private runChaos(step: Extract<PlanStep, { kind: "chaos" }>, elapsed: number): void {
-    if (elapsed >= step.chaos.duration) {
-      if (this.status.fault) this.effects.push({ type: "clearFault" });
-      delete this.status.fault;
-      return this.nextStep("chaos gate passed");
+    if (elapsed < step.chaos.duration) {
+      this.status.message = `chaos gate: ${Math.ceil((step.chaos.duration - elapsed) / 1000)}s left`;
+      return this.wakeIn(Math.min(step.chaos.duration - elapsed, this.spec.analysis.interval));
     }
-    this.status.message = `chaos gate: ${Math.ceil((step.chaos.duration - elapsed) / 1000)}s left`;
-    this.wakeIn(Math.min(step.chaos.duration - elapsed, this.spec.analysis.interval));
+    this.removeFault();
+    const open = this.notPassing(step.chaos.profiles);
+    if (open.length === 0) return this.nextStep("chaos gate passed");
+    this.pause(`chaos gate ended without a pass (${open.join(", ")}); promote to go on, or abort`);
+  }
+
+  /** What keeps the required profiles (or the step's) from passing: "name: verdict", or "no verdicts". */
+  private notPassing(profiles?: string[]): string[] {
+    const verdicts = this.requiredVerdicts(profiles);
+    const expected = profiles?.length ?? this.spec.analysis.profiles.filter((p) => p.required).length;
+    const open = verdicts.filter((v) => v.verdict !== "Pass").map((v) => `${v.profile}: ${v.verdict}`);
+    if (verdicts.length < expected && open.length === 0) open.push("no verdicts");
+    return open;
+  }
+
+  private removeFault(): void {
+    if (this.status.fault) this.effects.push({ type: "clearFault" });
+    delete this.status.fault;
   }
 
   /** Runs an analysis step; true when it passed (the caller moves on), false while it holds. */
   private runAnalysis(step: AnalysisStep, elapsed: number): boolean {
-    const verdicts = this.requiredVerdicts(step.profiles);
-    const expected = step.profiles?.length ?? this.spec.analysis.profiles.filter((p) => p.required).length;
-    const allPass = verdicts.length >= expected && verdicts.every((v) => v.verdict === "Pass");
+    const open = this.notPassing(step.profiles);
     const minimum = step.atLeastMs ?? 0;
-    if (allPass && elapsed >= minimum) return true;
+    if (open.length === 0 && elapsed >= minimum) return true;
     const deadline = step.untilMs ?? minimum + this.spec.progressDeadlineSeconds * 1000;
     if (elapsed >= deadline) {
-      const open = verdicts.filter((v) => v.verdict !== "Pass").map((v) => `${v.profile}: ${v.verdict}`);
       // Lack of evidence is never a reason to roll back: a person decides.
-      this.pause(`analysis did not pass by the step deadline (${open.join(", ") || "no verdicts"})`);
+      this.pause(`analysis did not pass by the step deadline (${open.join(", ")})`);
       return false;
     }
+    const verdicts = this.requiredVerdicts(step.profiles);
     this.status.message = `analysing: ${verdicts.map((v) => `${v.profile} ${v.verdict}`).join(", ") || "waiting for data"}`;
     this.wakeIn(Math.min(this.spec.analysis.interval, deadline - elapsed));
     return false;
@@ -391,10 +408,7 @@ class Tick {
     const leaving = this.plan[this.status.step ?? -1];
     if (leaving?.kind === "analysis" && leaving.mirror)
       this.effects.push({ type: "setMirror", percent: null });
-    if (leaving?.kind === "chaos" && this.status.fault) {
-      this.effects.push({ type: "clearFault" });
-      delete this.status.fault;
-    }
+    if (leaving?.kind === "chaos") this.removeFault();
     const index = (this.status.step ?? -1) + 1;
     this.status.step = index;
     this.status.stepStartedAt = this.nowIso;
@@ -464,16 +478,19 @@ class Tick {
   }
 
   private rollingBack(): void {
-    if (this.status.fault) this.effects.push({ type: "clearFault" });
-    delete this.status.fault;
     this.clearRouting();
     this.setDesiredWeight(0);
     if (!this.weightApplied()) return this.wakeIn(1_000);
     this.finish("RolledBack", `rolled back: ${this.status.message ?? ""}`.trim(), "rollback");
   }
 
-  /** Removes the match and mirror routes the plan may have set (idempotent, so safe to repeat). */
+  /**
+   * Removes the match and mirror routes and the fault the plan may have set (idempotent, so safe to
+   * repeat): even one the status does not know of, applied just before a crash lost the status write.
+   */
   private clearRouting(): void {
+    delete this.status.fault;
+    if (this.plan.some((step) => step.kind === "chaos")) this.effects.push({ type: "clearFault" });
     if (this.plan.some((step) => step.kind === "match")) this.effects.push({ type: "setMatch", match: null });
     if (this.plan.some((step) => step.kind === "analysis" && step.mirror)) {
       this.effects.push({ type: "setMirror", percent: null });

@@ -432,4 +432,32 @@ describe("engine: blue-green, A/B and chaos", () => {
     expect(trace.status.fault).toBeUndefined();
     expect(world.weight).toBe(0);
   });
+
+  it("chaos: without a pass by the end the fault is removed and a person decides (paused, not rolled back)", () => {
+    const { world, status } = settled(chaos);
+    world.verdicts = () => [verdict("http-availability", "Inconclusive")];
+    const trace = run(chaos, world, { status, until: (s) => s.phase === "Paused" });
+    expect(world.fault).toBeUndefined();
+    expect(trace.status.fault).toBeUndefined();
+    expect(trace.status.step).toBe(1);
+    expect(trace.status.pauseReason).toMatch(
+      /chaos gate ended without a pass \(http-availability: Inconclusive\)/,
+    );
+    expect(world.weight).toBe(20);
+  });
+
+  it("chaos: a rollback removes a fault the status does not know of (its status write was lost)", () => {
+    const { world, status } = settled(chaos);
+    world.verdicts = (w) => [verdict("http-availability", w.fault ? "Fail" : "Pass")];
+    const during = run(chaos, world, { status, until: (s) => s.fault !== undefined });
+    const lost = { ...during.status };
+    delete lost.fault;
+    const trace = run(chaos, world, {
+      status: lost,
+      start: during.now,
+      until: (s) => s.phase === "RolledBack",
+    });
+    expect(world.fault).toBeUndefined();
+    expect(trace.status.fault).toBeUndefined();
+  });
 });
