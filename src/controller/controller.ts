@@ -83,14 +83,23 @@ export async function startController(options: ControllerOptions): Promise<Runni
       queue.add(rolloutKey);
   });
 
+  // Rollouts whose next tick first removes expired faults: every rollout at start and on each resync.
+  const sweepDue = new Set<string>();
+  const resyncAll = () => {
+    for (const rollout of rollouts.list()) {
+      sweepDue.add(key(rollout));
+      queue.add(key(rollout));
+    }
+  };
+
   const startWorkers = () => {
     queue = new WorkQueue();
-    for (const rollout of rollouts.list()) queue.add(key(rollout));
+    resyncAll();
     running = queue.run(options.workers ?? 4, async (rolloutKey) => {
       const started = process.hrtime.bigint();
       let result = "ok";
       try {
-        const again = await reconciler.reconcile(rolloutKey);
+        const again = await reconciler.reconcile(rolloutKey, { sweepFaults: sweepDue.delete(rolloutKey) });
         if (again !== undefined) queue.addAfter(rolloutKey, again);
       } catch (error) {
         result = "error";
@@ -110,9 +119,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   };
 
   await Promise.all([deployments.start(), rollouts.start()]);
-  const resync = setInterval(() => {
-    for (const rollout of rollouts.list()) queue.add(key(rollout));
-  }, options.resyncMs ?? 60_000);
+  const resync = setInterval(resyncAll, options.resyncMs ?? 60_000);
   resync.unref();
 
   let elector: LeaderElector | undefined;

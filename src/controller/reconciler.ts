@@ -54,8 +54,12 @@ export class Reconciler {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Reconciles `namespace/name`; returns when to look again (ms), or undefined when the rollout is gone. */
-  async reconcile(key: string): Promise<number | undefined> {
+  /**
+   * Reconciles `namespace/name`; returns when to look again (ms), or undefined when the rollout is gone.
+   * With `sweepFaults` (at start and on every resync) it first removes the rollout's faults that are past
+   * their expiry, whatever the status says: a crash may have lost the status write that knew of them.
+   */
+  async reconcile(key: string, options: { sweepFaults?: boolean } = {}): Promise<number | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     const raw = this.current(key, namespace, name);
     if (!raw) {
@@ -80,6 +84,7 @@ export class Reconciler {
     }
     const router = this.deps.routerFor(rollout);
     const now = this.now();
+    if (options.sweepFaults) await this.sweepFaults(raw, router, now, log);
     const observations = await this.observe(rollout, state, router, now);
     const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();
@@ -107,6 +112,17 @@ export class Reconciler {
     });
     if (!(await this.writeStatus(key, raw, status))) return 0;
     return decision.requeueAfterMs ?? IDLE_RESYNC_MS;
+  }
+
+  private async sweepFaults(raw: KubeObject, router: TrafficRouter, now: Date, log: Logger): Promise<void> {
+    try {
+      if (!(await router.clearExpiredFaults(now))) return;
+      const message = "removed a fault that was past its expiry";
+      log.info(message);
+      await this.deps.events.record(raw, "FaultExpired", message, true).catch(() => {});
+    } catch (error) {
+      log.warn({ err: error }, "could not check for expired faults; the next resync tries again");
+    }
   }
 
   /** The informer's object, or our own newer write when the informer has not seen it yet. */
@@ -204,7 +220,7 @@ export class Reconciler {
                   { ...state.target.spec.template.metadata?.labels },
                 ],
               };
-        await router.applyFault(chaos.fault, target);
+        await router.applyFault(chaos.fault, target, effect.expiresAt);
         return;
       }
       case "clearFault":
