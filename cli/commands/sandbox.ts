@@ -5,6 +5,7 @@ import {
   SCENARIOS,
   type Scenario,
   startSandbox,
+  unsupportedScenario,
 } from "../../src/sandbox/sandbox.ts";
 import { EXIT } from "../exit-codes.ts";
 import { CliError, runCli } from "../kube-options.ts";
@@ -49,6 +50,8 @@ export function sandboxCommand(): Command {
         const timeoutSeconds = Number(flags.timeout);
         if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
           throw new CliError(`--timeout ${flags.timeout}: expected seconds`, EXIT.invalidInput);
+        const unsupported = unsupportedScenario(flags.mesh, flags.scenario);
+        if (unsupported) throw new CliError(unsupported, EXIT.invalidInput);
         const mode =
           flags.output === "json"
             ? "json"

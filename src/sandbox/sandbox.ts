@@ -25,8 +25,18 @@ import { startTraffic, type Traffic } from "./traffic/index.ts";
 
 export const MESHES = ["istio", "linkerd", "smi", "gateway", "consul"] as const;
 export type SandboxMesh = (typeof MESHES)[number];
-export const SCENARIOS = ["healthy", "errors", "latency", "slow-start"] as const;
+export const SCENARIOS = [
+  "healthy",
+  "errors",
+  "latency",
+  "slow-start",
+  "flaky-dependency",
+  "flaky-dependency-fallback",
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** The service the flaky-dependency scenarios' versions call, and the chaos step's target. */
+export const DEPENDENCY = "payments";
 
 /** Which traffic API and which metric families stand for each mesh. */
 const MESH_SETUP: Record<SandboxMesh, { provider: TrafficProvider; metrics: MetricProvider; label: string }> =
@@ -43,6 +53,30 @@ const CANARY_BEHAVIOUR: Record<Scenario, Behaviour> = {
   errors: { scenario: "errors", errorRate: 0.05, status: 503 },
   latency: { scenario: "latency" },
   "slow-start": { scenario: "slow-start", warmupMs: 20_000 },
+  // The stable version copes with a failing dependency; the new one does, or does not.
+  "flaky-dependency": { scenario: "flaky-dependency", fallback: false },
+  "flaky-dependency-fallback": { scenario: "flaky-dependency", fallback: true },
+};
+
+function callsDependency(scenario: Scenario): boolean {
+  return CANARY_BEHAVIOUR[scenario].scenario === "flaky-dependency";
+}
+
+/** Why a scenario cannot run on a mesh, or undefined when it can. */
+export function unsupportedScenario(mesh: SandboxMesh, scenario: Scenario): string | undefined {
+  if (!callsDependency(scenario) || MESH_SETUP[mesh].provider === "istio") return undefined;
+  return `the ${scenario} scenario needs --mesh istio: its chaos gate injects the fault on the calls to ${DEPENDENCY} from the rollout's pods only, which takes Istio's sourceLabels`;
+}
+
+/** The chaos gate of the flaky-dependency scenarios: half the calls to the dependency fail, for 30 s. */
+const CHAOS_STEP = {
+  chaos: {
+    target: "dependency",
+    host: DEPENDENCY,
+    fault: { abort: { httpStatus: 503, percent: 50 } },
+    duration: "30s",
+    profiles: ["demo-http-availability"],
+  },
 };
 
 export const NAMESPACE = "demo";
@@ -116,7 +150,9 @@ function demoDeployment(image: string): KubeObject {
   };
 }
 
-function demoRollout(setup: (typeof MESH_SETUP)[SandboxMesh]): KubeObject {
+function demoRollout(setup: (typeof MESH_SETUP)[SandboxMesh], scenario: Scenario): KubeObject {
+  const steps: unknown[] = [{ setWeight: 20 }, { pause: { duration: "5s" } }, { setWeight: 50 }];
+  if (callsDependency(scenario)) steps.push(CHAOS_STEP);
   return {
     apiVersion: "stepwise.dev/v1alpha1",
     kind: "Rollout",
@@ -125,7 +161,7 @@ function demoRollout(setup: (typeof MESH_SETUP)[SandboxMesh]): KubeObject {
       targetRef: { kind: "Deployment", name: APP },
       service: { port: 80 },
       traffic: { provider: setup.provider },
-      strategy: { canary: { steps: [{ setWeight: 20 }, { pause: { duration: "5s" } }, { setWeight: 50 }] } },
+      strategy: { canary: { steps } },
       analysis: {
         interval: "5s",
         metrics: setup.metrics,
@@ -151,6 +187,8 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const setup = MESH_SETUP[options.mesh];
+  const unsupported = unsupportedScenario(options.mesh, options.scenario);
+  if (unsupported) throw new Error(unsupported);
   const dir = await mkdtemp(join(tmpdir(), "stepwise-sandbox-"));
   // outside the working directory, so it can be read after the sandbox is gone
   const logFile = options.logFile ?? join(tmpdir(), `stepwise-sandbox-${process.pid}.log`);
@@ -185,9 +223,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       stops.push(() => started.close());
       return started;
     };
-    const stable = await backend("1.0.0", { scenario: "healthy" });
+    const withDependency = callsDependency(options.scenario);
+    const stable = await backend(
+      "1.0.0",
+      withDependency ? { scenario: "flaky-dependency", fallback: true } : { scenario: "healthy" },
+    );
     const canary = await backend("1.1.0", CANARY_BEHAVIOUR[options.scenario]);
     const fault = await backend("fault", { scenario: "fault" });
+    const dependency = await backend("payments", { scenario: "healthy" });
     const primaryEndpoint = {
       url: stable.url,
       workload: `${APP}-primary`,
@@ -203,10 +246,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         [`${APP}-primary`]: primaryEndpoint,
         [`${APP}-canary`]: { url: canary.url, workload: APP, labels: { app: APP } },
         [`${APP}-fault`]: fault.url,
+        [DEPENDENCY]: dependency.url,
       },
       ...(options.seed ? { seed: options.seed } : {}),
     });
     stops.push(() => mesh.close());
+    if (withDependency) {
+      // each version calls the dependency through the mesh as its own workload, so a fault can single it out
+      stable.setDependency({ url: mesh.url, host: DEPENDENCY, source: primaryEndpoint.workload });
+      canary.setDependency({ url: mesh.url, host: DEPENDENCY, source: APP });
+    }
 
     let provider: MetricsProvider;
     let metricsSource: string;
@@ -259,7 +308,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     // The stable version first, as a cluster would have it; then the new version starts the rollout.
     await client.create(demoDeployment("ghcr.io/stefanprodan/podinfo:6.7.0"));
-    await client.create(demoRollout(setup));
+    await client.create(demoRollout(setup, options.scenario));
     await waitUntil(async () => {
       const rollout = await client.get({
         apiVersion: "stepwise.dev/v1alpha1",

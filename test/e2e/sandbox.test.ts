@@ -82,3 +82,12 @@ describe.concurrent("rollout sandbox end to end", () => {
     },
   );
 });
+
+describe("rollout sandbox input errors", () => {
+  it("refuses a flaky-dependency scenario on a mesh without source-scoped faults (exit 2, one line)", async () => {
+    const result = await sandbox(["--mesh", "smi", "--scenario", "flaky-dependency"]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.split("\n").filter((line) => line.startsWith("rollout:"));
+    expect(lines).toEqual([expect.stringMatching(/flaky-dependency scenario needs --mesh istio/)]);
+  });
+});

@@ -91,6 +91,7 @@ export type Status = {
   revision?: string;
   pauseReason?: string;
   weights?: { desired?: number; applied?: number };
+  fault?: { target: string; host?: string; expiresAt: string };
   lastCommand?: { id: string };
 };
 
