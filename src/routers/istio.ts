@@ -447,17 +447,28 @@ export function declaresHost(vs: KubeObject, host: string, namespace: string): b
   return asArray(asRecord(vs.spec).hosts).some((h) => sameHost(h, host, namespace));
 }
 
+/**
+ * The fault route for the rollout's pods: a copy of `catchAll` (its destinations, timeout, retries,
+ * header changes) that matches only their source labels and carries the fault.
+ */
 function faultRoute(
   ctx: IstioContext,
   fault: Fault,
   target: DependencyTarget,
-  route: unknown[],
+  catchAll: Record<string, unknown>,
 ): Record<string, unknown> {
+  if (target.sourceLabels.length === 0 || target.sourceLabels.some((l) => Object.keys(l).length === 0)) {
+    // an empty label set would match every caller of the dependency, not only the rollout's pods
+    throw new RangeError(
+      `a dependency fault needs a non-empty label set per source, not ${JSON.stringify(target.sourceLabels)}`,
+    );
+  }
+  const { name: _name, match: _match, fault: _fault, ...settings } = structuredClone(catchAll);
   return {
     name: faultRouteName(ctx),
     match: target.sourceLabels.map((labels) => ({ sourceLabels: { ...labels } })),
+    ...settings,
     fault: istioFault(fault),
-    route: structuredClone(route),
   };
 }
 
@@ -471,7 +482,7 @@ export function createFaultVirtualService(
 ): KubeObject {
   const base = `${ctx.rollout}-fault-${target.host.toLowerCase().replace(/[^a-z0-9.-]/g, "-")}`;
   const name = base.slice(0, 253).replace(/[-.]+$/, "");
-  const route = [{ destination: { host: target.host } }];
+  const catchAll = { name: "default", route: [{ destination: { host: target.host } }] };
   const metadata = ownedMetadata(ctx, name, { "stepwise.dev/purpose": "fault" });
   if (expiresAt !== undefined) metadata.annotations = { [faultExpiryKey(ctx)]: expiresAt };
   return {
@@ -480,7 +491,7 @@ export function createFaultVirtualService(
     metadata,
     spec: {
       hosts: [target.host],
-      http: [faultRoute(ctx, fault, target, route), { name: "default", route }],
+      http: [faultRoute(ctx, fault, target, catchAll), catchAll],
     },
   };
 }
@@ -500,15 +511,15 @@ export function planDependencyFault(
   const routes = asArray(asRecord(vs.spec).http);
   const name = faultRouteName(ctx);
   const catchAll = routes.find((r) => asRecord(r).name !== name && asArray(asRecord(r).match).length === 0);
-  const route = catchAll ? asArray(asRecord(catchAll).route) : [{ destination: { host: target.host } }];
-  if (route.length === 0) {
+  const base = catchAll ? asRecord(catchAll) : { route: [{ destination: { host: target.host } }] };
+  if (asArray(base.route).length === 0) {
     throw new UnsupportedOperationError(
       `${describeObject(vs)}`,
       `carry a fault route for ${target.host}: its catch-all route has no destinations (redirect or delegate)`,
       "give it a route destination, or inject the fault on the rollout's route (target: route)",
     );
   }
-  const desired = faultRoute(ctx, fault, target, route);
+  const desired = faultRoute(ctx, fault, target, base);
   const existing = routes.findIndex((r) => asRecord(r).name === name);
   if (existing >= 0) builder.set(pointer("spec", "http", existing), desired);
   else if (routes.length === 0) builder.set("/spec/http", [desired]);
@@ -521,7 +532,9 @@ export function planDependencyFault(
 export function planClearDependencyFault(ctx: IstioContext, vs: KubeObject): PatchBuilder {
   const builder = new PatchBuilder(vs);
   const index = routeIndexByName(vs, faultRouteName(ctx));
-  if (index >= 0) builder.remove(pointer("spec", "http", index));
+  // a VirtualService with no http routes of its own (tcp or tls only) had no http list before ours
+  const onlyRoute = asArray(asRecord(vs.spec).http).length === 1;
+  if (index >= 0) builder.remove(onlyRoute ? "/spec/http" : pointer("spec", "http", index));
   setAnnotation(builder, faultExpiryKey(ctx), undefined);
   return builder;
 }

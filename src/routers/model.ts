@@ -116,9 +116,9 @@ export function activeFault(fault: Fault, percent: number, expiresAt: string | u
   return expiresAt === undefined ? { fault, percent } : { fault, percent, expiresAt };
 }
 
-/** True when an expiry time (ISO 8601) is set and not after `now`. */
+/** True when an expiry time (ISO 8601) is set and not after `now`; one that cannot be read has expired. */
 export function expired(expiresAt: string | undefined, now: Date): boolean {
-  return expiresAt !== undefined && Date.parse(expiresAt) <= now.getTime();
+  return expiresAt !== undefined && !(Date.parse(expiresAt) > now.getTime());
 }
 
 /** Every A/B match combined (AND) with every match block of the route it refines (OR of the results). */

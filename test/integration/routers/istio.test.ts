@@ -375,8 +375,10 @@ describe("Istio dependency faults", () => {
     expect(http(faulted)[0]).toEqual({
       name: "stepwise-fault-checkout",
       match: [{ sourceLabels: { app: "checkout" } }],
-      fault: { delay: { fixedDelay: "2s", percentage: { value: 50 } } },
+      // routed like the catch-all, its retries included
       route: [{ destination: { host: "payments", subset: "v1" } }],
+      retries: { attempts: 2 },
+      fault: { delay: { fixedDelay: "2s", percentage: { value: 50 } } },
     });
     h.api.requestLog.clear();
     expect((await router.clearFault()).wrote).toBe(true);

@@ -250,7 +250,31 @@ describe("Istio dependency faults", () => {
   const target = { host: "payments", sourceLabels: [{ app: "checkout" }, { app: "checkout-primary" }] };
   const fault = { abort: { httpStatus: 503, percent: 20 } };
 
-  it("puts a sourceLabels route first in the dependency's VirtualService, routed like its catch-all", () => {
+  it("gives back a VirtualService with only tcp routes exactly as it was (no empty http list left)", () => {
+    const db: KubeObject = {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "db", namespace: "shop", resourceVersion: "1" },
+      spec: { hosts: ["db"], tcp: [{ route: [{ destination: { host: "db" } }] }] },
+    };
+    const dbTarget = { host: "db", sourceLabels: [{ app: "checkout" }] };
+    const after = applyPatch(db, planDependencyFault(ctx, db, fault, dbTarget, "2030-01-01T00:00:00Z"));
+    expect(http(after).map((r) => r.name)).toEqual(["stepwise-fault-checkout"]);
+    const cleared = applyPatch(after, planClearDependencyFault(ctx, after));
+    expect(withoutVersion(cleared)).toEqual(withoutVersion(db));
+  });
+
+  it("refuses an empty source label set, which would fault every caller of the dependency", () => {
+    const payments = fixture("virtualservice-payments");
+    const sets: Record<string, string>[][] = [[], [{ app: "checkout" }, {}]];
+    for (const sourceLabels of sets) {
+      expect(() => planDependencyFault(ctx, payments, fault, { host: "payments", sourceLabels })).toThrow(
+        /non-empty label set/,
+      );
+    }
+  });
+
+  it("puts a sourceLabels route first in the dependency's VirtualService, routed like its catch-all (retries too)", () => {
     const payments = fixture("virtualservice-payments");
     const after = applyPatch(payments, planDependencyFault(ctx, payments, fault, target));
     const routes = http(after);
@@ -258,8 +282,9 @@ describe("Istio dependency faults", () => {
     expect(routes[0]).toEqual({
       name: "stepwise-fault-checkout",
       match: [{ sourceLabels: { app: "checkout" } }, { sourceLabels: { app: "checkout-primary" } }],
-      fault: { abort: { httpStatus: 503, percentage: { value: 20 } } },
       route: [{ destination: { host: "payments", subset: "v1" } }],
+      retries: { attempts: 2 },
+      fault: { abort: { httpStatus: 503, percentage: { value: 20 } } },
     });
     expect(planDependencyFault(ctx, after, fault, target).changed).toBe(false);
     const cleared = applyPatch(after, planClearDependencyFault(ctx, after));
