@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { analyzeCommand } from "./commands/analyze.ts";
 import { controllerCommand } from "./commands/controller.ts";
+import { faultServerCommand } from "./commands/fault-server.ts";
 import { followCommands } from "./commands/follow.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { listCommand } from "./commands/list.ts";
@@ -18,6 +19,7 @@ const commands = [
   lintCommand(),
   analyzeCommand(),
   controllerCommand(),
+  faultServerCommand(),
   sandboxCommand(),
 ];
 for (const command of commands) program.addCommand(command);

@@ -1,4 +1,5 @@
 import type { Rollout } from "../api/rollout.ts";
+import { FAULT_SERVER_LABELS, FAULT_SERVER_PORT } from "../faults/deployment.ts";
 import type { KubeObject, OwnerReference } from "../kube/client.ts";
 import {
   CANARY_SUFFIX,
@@ -15,19 +16,37 @@ export interface Service extends KubeObject {
   };
 }
 
+const FAULT_SUFFIX = "-fault";
+
+/**
+ * Whether the rollout's abort faults go to the error backend `<name>-fault`: a chaos step aborts requests
+ * on the route, and the traffic API has no fault filter (every provider but Istio).
+ */
+function abortsToFaultBackend(rollout: Rollout): boolean {
+  if (rollout.spec.traffic.provider === "istio") return false;
+  const steps = rollout.spec.strategy.canary?.steps ?? [];
+  return steps.some((step) => step.chaos?.target === "route" && step.chaos.fault.abort !== undefined);
+}
+
 /**
  * The Services the traffic APIs route between: `<name>-primary` (stable pods), `<name>-canary` (the
  * target's pods) and the apex `<name>` that callers address, which selects the stable pods so that
- * callers outside the mesh get the stable version. The apex is created only when missing.
+ * callers outside the mesh get the stable version. The apex is created only when missing. When abort
+ * faults need the error backend, also `<name>-fault`, which selects the fault server's pods
+ * (manifests/fault-server, installed in the rollout's namespace).
  */
 export function servicesFor(
   rollout: Rollout,
   target: Deployment,
   owner: OwnerReference,
-): { apex: Service; primary: Service; canary: Service } {
+): { apex: Service; primary: Service; canary: Service; fault?: Service } {
   const { port, targetPort, portName } = rollout.spec.service;
   const name = rollout.metadata.name;
-  const make = (serviceName: string, selector: Record<string, string>): Service => ({
+  const make = (
+    serviceName: string,
+    selector: Record<string, string>,
+    podPort: number | string = targetPort ?? port,
+  ): Service => ({
     apiVersion: "v1",
     kind: "Service",
     metadata: {
@@ -36,11 +55,14 @@ export function servicesFor(
       labels: { ...MANAGED_BY, "stepwise.dev/rollout": name },
       ownerReferences: [owner],
     },
-    spec: { selector, ports: [{ name: portName ?? "http", port, targetPort: targetPort ?? port }] },
+    spec: { selector, ports: [{ name: portName ?? "http", port, targetPort: podPort }] },
   });
   return {
     apex: make(name, primarySelector(target)),
     primary: make(`${name}${PRIMARY_SUFFIX}`, primarySelector(target)),
     canary: make(`${name}${CANARY_SUFFIX}`, { ...target.spec.selector.matchLabels }),
+    ...(abortsToFaultBackend(rollout)
+      ? { fault: make(`${name}${FAULT_SUFFIX}`, { ...FAULT_SERVER_LABELS }, FAULT_SERVER_PORT) }
+      : {}),
   };
 }

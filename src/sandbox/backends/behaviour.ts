@@ -4,7 +4,7 @@
  * the plan out.
  */
 import type { Random } from "../../analysis/random.ts";
-import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER } from "../../routers/types.ts";
+import { DEFAULT_FAULT_STATUS, faultAnswer } from "../../faults/answer.ts";
 
 /** Log-normal response time: `medianMs` is the p50; `sigma` the spread of its logarithm. */
 export interface Latency {
@@ -52,10 +52,6 @@ function failing(rate: number, random: Random): boolean {
   return rate > 0 && random.next() < rate;
 }
 
-function integerHeader(value: string | undefined): number | undefined {
-  return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
-}
-
 /** What to do with one request. `headers` are the request's, lower-case names. */
 export function plan(
   behaviour: Behaviour,
@@ -83,11 +79,12 @@ export function plan(
         fallback: behaviour.fallback,
         delayMs: sampleLatency(behaviour.latency ?? FAST, random),
       };
-    case "fault": {
-      const grpcStatus = integerHeader(headers[FAULT_GRPC_STATUS_HEADER]);
-      if (grpcStatus !== undefined) return { kind: "respond", status: 200, grpcStatus, delayMs: 0 };
-      const status = integerHeader(headers[FAULT_STATUS_HEADER]) ?? behaviour.status ?? 503;
-      return { kind: "respond", status, delayMs: 0 };
-    }
+    case "fault":
+      // the production fault server's answer (src/faults), at once
+      return {
+        kind: "respond",
+        ...faultAnswer(headers, behaviour.status ?? DEFAULT_FAULT_STATUS),
+        delayMs: 0,
+      };
   }
 }

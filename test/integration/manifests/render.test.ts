@@ -48,7 +48,7 @@ const objectsOf = (dir: string) => {
 };
 
 describe("kustomize", () => {
-  it("finds the base, an overlay per mesh, the dashboard and the examples", () => {
+  it("finds the base, an overlay per mesh, the fault server, the dashboard and the examples", () => {
     expect(DIRS).toEqual(
       expect.arrayContaining([
         "manifests",
@@ -56,6 +56,7 @@ describe("kustomize", () => {
         "manifests/overlays/linkerd",
         "manifests/overlays/linkerd-smi",
         "manifests/overlays/consul",
+        "manifests/fault-server",
         "manifests/grafana",
       ]),
     );
