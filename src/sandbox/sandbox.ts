@@ -9,6 +9,8 @@ import { parseRollout, type TrafficProvider } from "../api/rollout.ts";
 import { type MetricProvider, parseSLOProfile } from "../api/slo-profile.ts";
 import { ProfileAnalysis } from "../controller/analysis.ts";
 import { type RunningController, startController } from "../controller/controller.ts";
+import { DEFAULT_FAULT_STATUS } from "../faults/answer.ts";
+import { startFaultServer } from "../faults/server.ts";
 import { KubeClient, type KubeObject } from "../kube/client.ts";
 import { PrometheusProvider } from "../metrics/prometheus.ts";
 import { ScrapingProvider } from "../metrics/scrape.ts";
@@ -229,7 +231,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       withDependency ? { scenario: "flaky-dependency", fallback: true } : { scenario: "healthy" },
     );
     const canary = await backend("1.1.0", CANARY_BEHAVIOUR[options.scenario]);
-    const fault = await backend("fault", { scenario: "fault" });
+    // the error backend of abort faults where the traffic API has no fault filter, as a cluster runs it
+    const fault = await startFaultServer({ port: 0, host: "127.0.0.1", defaultStatus: DEFAULT_FAULT_STATUS });
+    stops.push(() => fault.close());
     const dependency = await backend("payments", { scenario: "healthy" });
     const primaryEndpoint = {
       url: stable.url,
