@@ -160,4 +160,38 @@ describe.skipIf(!HAS_TMUX)("npm run sandbox in an 80x24 terminal", () => {
       }
     }
   });
+
+  it("shows the chaos gate's fault, its time left and its verdict, then the rollback (flaky-dependency)", {
+    timeout: 300_000,
+  }, async () => {
+    const session = await TmuxSession.start({ cwd: ROOT, width: 80, height: 24 });
+    try {
+      await session.type("npx rollout sandbox --scenario flaky-dependency; echo EXIT=$?");
+      const during = await session.waitFor(/^FAULT abort 503 50% on payments · \d+s left · gate /m, {
+        timeoutMs: 200_000,
+        what: "the fault banner of the chaos gate",
+      });
+      expect(during).toMatch(/^podinfo · demo · canary via istio · Progressing · /m);
+      // the gate's verdict comes in while the fault is on: the canary without a fallback fails it
+      await session.waitFor(/^FAULT abort 503 50% on payments · \d+s left · gate (Inconclusive|Fail)/m, {
+        timeoutMs: 60_000,
+        what: "a verdict in the fault banner",
+      });
+      expect(await session.exitCode(120_000)).toBe(1);
+      const history = await session.capture({ history: true });
+      const frames = history.split("\n");
+      const header = frames.findLastIndex((line) => line.startsWith("podinfo · demo · canary via istio · "));
+      const frame = frames.slice(header).join("\n");
+      expect(frame).toMatch(/^podinfo · demo · canary via istio · RolledBack · /m);
+      // the fault is gone with the rollback
+      expect(frame).not.toMatch(/^FAULT /m);
+      expect(frame).toMatch(/^EXIT=1$/m);
+    } finally {
+      if (!/^EXIT=\d+$/m.test(await session.capture({ history: true }).catch(() => ""))) {
+        await session.press("C-c").catch(() => {});
+        await session.exitCode(30_000).catch(() => {});
+      }
+      await session.kill();
+    }
+  });
 });
