@@ -29,6 +29,7 @@ export const ROUTE_KINDS: Record<TrafficProvider, readonly string[]> = {
 /** Providers whose route API can match requests by header or cookie, and inject delays. */
 const MATCHING_PROVIDERS: readonly TrafficProvider[] = ["istio", "gateway"];
 const DELAY_FAULT_PROVIDERS: readonly TrafficProvider[] = ["istio"];
+const DEPENDENCY_FAULT_PROVIDERS: readonly TrafficProvider[] = ["istio"];
 
 const IntOrString = z.union([z.number().int(), z.string().min(1)]);
 
@@ -280,6 +281,13 @@ function checkProviderFits(spec: z.output<typeof RolloutSpecFields>, ctx: z.Refi
         code: "custom",
         path: [...at, "chaos", "fault", "delay"],
         message: `provider ${provider} has no fault filter for delays; only ${DELAY_FAULT_PROVIDERS.join(", ")} can inject them (abort faults work everywhere)`,
+      });
+    }
+    if (step.chaos?.target === "dependency" && !DEPENDENCY_FAULT_PROVIDERS.includes(provider)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "chaos", "target"],
+        message: `provider ${provider} cannot fault a dependency for the rollout's pods only; only ${DEPENDENCY_FAULT_PROVIDERS.join(", ")} can (sourceLabels), or use target: route`,
       });
     }
   });

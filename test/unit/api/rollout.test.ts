@@ -189,6 +189,20 @@ const invalid: [string, (doc: Any) => void, string, string][] = [
     "provider smi has no fault filter for delays; only istio can inject them",
   ],
   [
+    "dependency fault on a provider that cannot single out the rollout's pods",
+    (d) => {
+      d.spec.traffic.provider = "gateway";
+      d.spec.strategy.canary.steps[3].chaos = {
+        fault: { abort: { httpStatus: 503, percent: 5 } },
+        target: "dependency",
+        host: "payments",
+        duration: "1m",
+      };
+    },
+    "spec.strategy.canary.steps[3].chaos.target",
+    "provider gateway cannot fault a dependency for the rollout's pods only; only istio can (sourceLabels), or use target: route",
+  ],
+  [
     "A/B test on SMI",
     (d) => {
       d.spec.traffic.provider = "smi";
@@ -315,6 +329,12 @@ describe("parseRollout", () => {
     const gateway = valid();
     gateway.spec.traffic = { provider: "gateway" };
     (gateway.spec.strategy as Any).canary.steps[0].setWeight = 0.5;
-    expect(parseRollout(gateway).ok).toBe(true);
+    // a dependency fault needs Istio; on the route, the gateway sends a share to the fault server
+    (gateway.spec.strategy as Any).canary.steps[3].chaos = {
+      fault: { abort: { httpStatus: 503, percent: 5 } },
+      target: "route",
+      duration: "1m",
+    };
+    expect(parseRollout(gateway)).toMatchObject({ ok: true });
   });
 });
