@@ -179,7 +179,14 @@ export interface KubeClientOptions {
   limiter?: { take(): Promise<void> };
   /** Called after each request with its method and status code (0 when nothing answered). */
   onResponse?: (method: string, statusCode: number) => void;
+  /**
+   * A request (not a watch) without a complete answer by then fails as unreachable, so that a hung
+   * connection cannot hold a worker forever (default 30 s).
+   */
+  requestTimeoutMs?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 const JSON_TYPE = "application/json";
 const JSON_PATCH_TYPE = "application/json-patch+json";
@@ -466,15 +473,22 @@ export class KubeClient {
     }
     await this.kubeConfig.applySecurityAuthentication(context);
     await this.options.limiter?.take();
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    context.setSignal(AbortSignal.timeout(timeoutMs));
     let response: ResponseContext;
+    let text: string;
     try {
       response = await this.send(context);
+      text = await response.body.text();
     } catch (error) {
       this.options.onResponse?.(method, 0);
-      throw new KubeUnreachableError(this.server, error);
+      const timedOut = error instanceof Error && /abort|timeout/i.test(`${error.name} ${error.message}`);
+      throw new KubeUnreachableError(
+        this.server,
+        timedOut ? new Error(`${method} ${path}: no complete answer within ${timeoutMs} ms`) : error,
+      );
     }
     this.options.onResponse?.(method, response.httpStatusCode);
-    const text = await response.body.text();
     const parsed = text === "" ? undefined : tryParse(text);
     if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) return parsed;
     throw apiError(method, path, response.httpStatusCode, parsed, text);
