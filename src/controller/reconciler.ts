@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { readCommand } from "../api/commands.ts";
 import { parseRollout, type Rollout, type RolloutStatus } from "../api/rollout.ts";
 import { decide } from "../engine/decide.ts";
+import { observedShare } from "../engine/observed-share.ts";
 import { scheduleOpen } from "../engine/schedule.ts";
 import type { Effect, GatingWebhook, Observations, ProfileVerdict, WebhookType } from "../engine/types.ts";
 import { type KubeClient, KubeConflictError, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
@@ -155,6 +156,7 @@ export class Reconciler {
     const verdicts = analysing
       ? await this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now })
       : [];
+    const observed = observedShare(verdicts);
     return {
       targetRevision,
       canaryReady:
@@ -165,6 +167,7 @@ export class Reconciler {
       },
       appliedWeight: traffic.canaryWeight,
       verdicts,
+      ...(observed === undefined ? {} : { observedWeight: observed }),
       scheduleOpen: rollout.spec.schedule ? scheduleOpen(rollout.spec.schedule, now) : true,
       webhooks: this.answersFor(rollout),
       command: readCommand(rollout.metadata.annotations),

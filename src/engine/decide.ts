@@ -60,6 +60,8 @@ class Tick {
     }
     this.status.weights = { ...this.status.weights, desired: this.status.weights?.desired ?? 0 };
     if (this.obs.appliedWeight !== undefined) this.status.weights.applied = this.obs.appliedWeight;
+    if (this.obs.observedWeight !== undefined) this.status.weights.observed = this.obs.observedWeight;
+    else delete this.status.weights.observed;
     const requeueAfterMs = this.requeue.length ? Math.max(0, Math.min(...this.requeue)) : undefined;
     return { status: this.status, effects: this.effects, requeueAfterMs };
   }

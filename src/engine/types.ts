@@ -21,6 +21,8 @@ export interface Observations {
   appliedWeight?: number;
   /** Verdicts per profile over the counts since the current step began; empty outside analysis. */
   verdicts: ProfileVerdict[];
+  /** The canary's share of the requests those verdicts counted, in percent (see observedShare). */
+  observedWeight?: number;
   /** Whether the schedule window is open now (always true without a schedule). */
   scheduleOpen: boolean;
   /** Answers of gating webhooks called since the gate was reached; absent when not answered yet. */

@@ -52,6 +52,21 @@ describe.concurrent("chaos gate on a flaky dependency (sandbox, Istio)", () => {
     );
     expect(during.fault).toMatchObject({ target: "dependency", host: DEPENDENCY });
     expect(await faultVirtualServices(sandbox)).toEqual([`${APP}-fault-${DEPENDENCY}`]);
+    if (phase === "Succeeded") {
+      // at 50%, the share of the requests the analysis counted is about half (100+ requests: within 4 sd)
+      const counted = (s: Status) =>
+        Math.max(0, ...(s.analysis ?? []).map((v) => (v.canary?.total ?? 0) + (v.baseline?.total ?? 0)));
+      const sampled = await waitForStatus(
+        sandbox.client,
+        NAMESPACE,
+        APP,
+        (s) => s.fault !== undefined && s.weights?.observed !== undefined && counted(s) >= 100,
+        "100 requests counted under the fault",
+        60_000,
+      );
+      expect(sampled.weights?.observed).toBeGreaterThan(30);
+      expect(sampled.weights?.observed).toBeLessThan(70);
+    }
 
     const end = await waitForStatus(
       sandbox.client,

@@ -90,7 +90,8 @@ export type Status = {
   stableRevision?: string;
   revision?: string;
   pauseReason?: string;
-  weights?: { desired?: number; applied?: number };
+  weights?: { desired?: number; applied?: number; observed?: number };
+  analysis?: { profile: string; verdict: string; canary?: { total: number }; baseline?: { total: number } }[];
   fault?: { target: string; host?: string; expiresAt: string };
   lastCommand?: { id: string };
 };
