@@ -28,6 +28,7 @@ export const ROUTE_KINDS: Record<TrafficProvider, readonly string[]> = {
 
 /** Providers whose route API can match requests by header or cookie, and inject delays. */
 const MATCHING_PROVIDERS: readonly TrafficProvider[] = ["istio", "gateway"];
+const MIRRORING_PROVIDERS: readonly TrafficProvider[] = ["istio", "gateway"];
 const DELAY_FAULT_PROVIDERS: readonly TrafficProvider[] = ["istio"];
 const DEPENDENCY_FAULT_PROVIDERS: readonly TrafficProvider[] = ["istio"];
 
@@ -259,6 +260,13 @@ function checkProviderFits(spec: z.output<typeof RolloutSpecFields>, ctx: z.Refi
   }
   if (istio && provider !== "istio") {
     ctx.addIssue({ code: "custom", path: ["traffic", "istio"], message: `is only used with provider istio` });
+  }
+  if (spec.strategy.blueGreen?.previewAnalysis && !MIRRORING_PROVIDERS.includes(provider)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["strategy", "blueGreen", "previewAnalysis"],
+      message: `provider ${provider} cannot mirror traffic, so the preview would get no requests to judge; set it to false (the new version is then judged after the switch) or use ${MIRRORING_PROVIDERS.join(" or ")}`,
+    });
   }
   if (spec.strategy.abTest && !MATCHING_PROVIDERS.includes(provider)) {
     ctx.addIssue({

@@ -203,6 +203,15 @@ const invalid: [string, (doc: Any) => void, string, string][] = [
     "provider gateway cannot fault a dependency for the rollout's pods only; only istio can (sourceLabels), or use target: route",
   ],
   [
+    "blue-green preview on a provider that cannot mirror",
+    (d) => {
+      d.spec.traffic.provider = "consul";
+      d.spec.strategy = { blueGreen: {} };
+    },
+    "spec.strategy.blueGreen.previewAnalysis",
+    "provider consul cannot mirror traffic, so the preview would get no requests to judge; set it to false (the new version is then judged after the switch) or use istio or gateway",
+  ],
+  [
     "A/B test on SMI",
     (d) => {
       d.spec.traffic.provider = "smi";
