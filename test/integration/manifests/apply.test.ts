@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { type Harness, startHarness } from "../emulator/harness.ts";
-import { idOf, kustomizations, kustomize } from "./support.ts";
+import { idOf, kustomizations, kustomize, openCrd, THIRD_PARTY_CRDS } from "./support.ts";
 
 /** Built-in kinds of a real API server that the emulator does not serve (yet): `apiVersion kind` -> why. */
 const EMULATOR_GAPS: Record<string, string> = {
@@ -19,41 +19,6 @@ const EMULATOR_GAPS: Record<string, string> = {
   "rbac.authorization.k8s.io/v1 RoleBinding": "the emulator does not serve rbac.authorization.k8s.io",
   "policy/v1 PodDisruptionBudget": "the emulator does not serve policy/v1",
 };
-
-/**
- * Third-party CRDs a real cluster has once the software that owns them is installed, and the emulator does
- * not bundle: the test installs them as a cluster with that software would have them (schema left open).
- */
-const THIRD_PARTY_CRDS = [
-  { group: "monitoring.coreos.com", version: "v1", kind: "ServiceMonitor", plural: "servicemonitors" }, // Prometheus operator
-  { group: "consul.hashicorp.com", version: "v1alpha1", kind: "ServiceDefaults", plural: "servicedefaults" }, // Consul
-];
-
-function openCrd(crd: (typeof THIRD_PARTY_CRDS)[number]): KubeObject {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `${crd.plural}.${crd.group}` },
-    spec: {
-      group: crd.group,
-      scope: "Namespaced",
-      names: {
-        kind: crd.kind,
-        plural: crd.plural,
-        singular: crd.kind.toLowerCase(),
-        listKind: `${crd.kind}List`,
-      },
-      versions: [
-        {
-          name: crd.version,
-          served: true,
-          storage: true,
-          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-        },
-      ],
-    },
-  };
-}
 
 // the order of an install: base (and its parts), overlays (the same controller with more rules), the
 // dashboard, the examples

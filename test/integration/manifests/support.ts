@@ -232,3 +232,38 @@ export function controllerGrants(objects: KubeObject[]): { grants: Grant[]; role
 
 /** The directory a file is in, relative to the repository. */
 export const dirOf = (file: string) => relative(ROOT, dirname(file));
+
+/**
+ * Third-party CRDs a real cluster has once the software that owns them is installed, and the emulator does
+ * not bundle: the test installs them as a cluster with that software would have them (schema left open).
+ */
+export const THIRD_PARTY_CRDS = [
+  { group: "monitoring.coreos.com", version: "v1", kind: "ServiceMonitor", plural: "servicemonitors" }, // Prometheus operator
+  { group: "consul.hashicorp.com", version: "v1alpha1", kind: "ServiceDefaults", plural: "servicedefaults" }, // Consul
+];
+
+export function openCrd(crd: (typeof THIRD_PARTY_CRDS)[number]): KubeObject {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${crd.plural}.${crd.group}` },
+    spec: {
+      group: crd.group,
+      scope: "Namespaced",
+      names: {
+        kind: crd.kind,
+        plural: crd.plural,
+        singular: crd.kind.toLowerCase(),
+        listKind: `${crd.kind}List`,
+      },
+      versions: [
+        {
+          name: crd.version,
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        },
+      ],
+    },
+  };
+}
