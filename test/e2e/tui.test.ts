@@ -8,7 +8,7 @@ import {
   fastProfile,
   ROOT,
   type Status,
-  spawnController,
+  spawnScrapingController,
   started,
   startTestCluster,
   statusOf,
@@ -104,16 +104,7 @@ beforeAll(async () => {
   cluster = await startTestCluster({}, NS);
   metricsServer = await serveMetrics(metrics);
   await cluster.client.create(fastProfile(PROFILE, NS));
-  controller = spawnController([
-    "--kubeconfig",
-    cluster.kubeconfig,
-    "-n",
-    NS,
-    "--scrape",
-    metricsServer.url,
-    "--metrics-addr",
-    "127.0.0.1:0",
-  ]);
+  controller = spawnScrapingController(cluster, metricsServer.url);
   controller.stderr?.on("data", (chunk: Buffer) => {
     controllerLog = (controllerLog + chunk.toString()).slice(-20_000);
   });

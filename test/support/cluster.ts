@@ -130,6 +130,20 @@ export function spawnController(args: string[], env: NodeJS.ProcessEnv = {}): Ch
   return child;
 }
 
+/** `rollout controller` for the test cluster's namespace, reading `metricsUrl` with its built-in scraper. */
+export function spawnScrapingController(cluster: TestCluster, metricsUrl: string): ChildProcess {
+  return spawnController([
+    "--kubeconfig",
+    cluster.kubeconfig,
+    "-n",
+    cluster.namespace,
+    "--scrape",
+    metricsUrl,
+    "--metrics-addr",
+    "127.0.0.1:0",
+  ]);
+}
+
 /** Resolves when the controller logs that it started (its caches are synced), or when it exits. */
 export function started(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {

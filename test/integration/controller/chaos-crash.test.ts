@@ -14,7 +14,7 @@ import {
   fastProfile,
   ROLLOUT_TYPE,
   setImage,
-  spawnController,
+  spawnScrapingController,
   started,
   startTestCluster,
   statusOf,
@@ -46,16 +46,7 @@ const metrics = new SyntheticIstioMetrics();
 let child: ChildProcess | undefined;
 
 function startController(): Promise<void> {
-  child = spawnController([
-    "--kubeconfig",
-    cluster.kubeconfig,
-    "-n",
-    NS,
-    "--scrape",
-    metricsServer.url,
-    "--metrics-addr",
-    "127.0.0.1:0",
-  ]);
+  child = spawnScrapingController(cluster, metricsServer.url);
   child.stderr?.resume();
   return started(child);
 }
