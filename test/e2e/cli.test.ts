@@ -1,25 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
-import type { KubeObject } from "../../src/kube/client.ts";
-import {
-  deployment,
-  exited,
-  fastProfile,
-  ROLLOUT_TYPE,
-  ROOT,
-  type Status,
-  spawnScrapingController,
-  started,
-  startTestCluster,
-  statusOf,
-  type TestCluster,
-  waitForStatus,
-} from "../support/cluster.ts";
-import { SyntheticIstioMetrics, serveMetrics } from "../support/synthetic-metrics.ts";
+import { ROLLOUT_TYPE, ROOT, statusOf } from "../support/cluster.ts";
+import { type ControllerWorld, startControllerWorld, TEST_PROFILE } from "../support/controller-world.ts";
 import { interactiveEnv } from "../support/tmux.ts";
 
 // The `rollout` CLI as CI runs it: no terminal (stdio pipes), against the API emulator with the
@@ -28,32 +14,9 @@ import { interactiveEnv } from "../support/tmux.ts";
 // line on stderr, never a stack trace.
 
 const NS = "shop";
-const PROFILE = "fast-availability";
 
-let cluster: TestCluster;
-let metricsServer: { url: string; close(): Promise<void> };
-let controller: ChildProcess | undefined;
-let controllerLog = "";
+let world: ControllerWorld;
 let dir: string;
-const metrics = new SyntheticIstioMetrics();
-
-/** How the controller is doing, for failure messages: running or how it exited, and its last log lines. */
-function controllerState(): string {
-  const state =
-    controller?.exitCode === null && controller.signalCode === null
-      ? "running"
-      : `exited with ${controller?.exitCode ?? controller?.signalCode}`;
-  return `controller ${state}; its log ends:\n${controllerLog.slice(-4_000)}`;
-}
-
-/** Polls the rollout's status until `done` (2 minutes at most); a failure says how the controller is doing. */
-async function waitUntil(name: string, done: (status: Status) => boolean, what: string): Promise<Status> {
-  try {
-    return await waitForStatus(cluster.client, NS, name, done, what, 120_000);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${controllerState()}`);
-  }
-}
 
 interface Run {
   code: number | null;
@@ -94,11 +57,11 @@ function rollout(args: string[], timeoutMs = 150_000): Promise<Run> {
 }
 
 /** The flags that point a command at the emulator. */
-const at = () => ["--kubeconfig", cluster.kubeconfig, "-n", NS];
+const at = () => ["--kubeconfig", world.cluster.kubeconfig, "-n", NS];
 
 /** What a run printed, for failure messages. */
 const shown = (run: Run) =>
-  `exit ${run.code}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}--- ${controllerState()}`;
+  `exit ${run.code}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}--- ${world.state()}`;
 
 const nonEmptyLines = (text: string) => text.split("\n").filter((line) => line.trim() !== "");
 
@@ -123,22 +86,6 @@ function expectPlainLines(run: Run, name: string): string[] {
   return progress;
 }
 
-function gatedRollout(name: string, steps: unknown[]): KubeObject {
-  return {
-    apiVersion: "stepwise.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name, namespace: NS },
-    spec: {
-      targetRef: { kind: "Deployment", name },
-      service: { port: 80 },
-      traffic: { provider: "istio" },
-      strategy: { canary: { steps } },
-      analysis: { interval: "1s", metrics: "istio", profiles: [{ name: PROFILE }] },
-      progressDeadlineSeconds: 300,
-    },
-  };
-}
-
 const ANALYSED = [{ setWeight: 20 }, { analysis: {} }];
 const GATED = [{ setWeight: 20 }, { pause: {} }];
 const ROLLOUTS: Record<string, { steps: unknown[]; errorRate: number }> = {
@@ -151,46 +98,16 @@ const ROLLOUTS: Record<string, { steps: unknown[]; errorRate: number }> = {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "stepwise-cli-e2e-"));
-  cluster = await startTestCluster({}, NS);
-  metricsServer = await serveMetrics(metrics);
-  await cluster.client.create(fastProfile(PROFILE, NS));
-  controller = spawnScrapingController(cluster, metricsServer.url);
-  controller.stderr?.on("data", (chunk: Buffer) => {
-    controllerLog = (controllerLog + chunk.toString()).slice(-20_000);
-  });
-  await started(controller);
-  if (controller.exitCode !== null) throw new Error(`the controller exited early:\n${controllerLog}`);
-  for (const [name, { steps, errorRate }] of Object.entries(ROLLOUTS)) {
-    metrics.set(NS, name, 2_000, errorRate);
-    metrics.set(NS, `${name}-primary`, 8_000, 0.001);
-    await cluster.client.create(deployment(name, NS, "registry/app:1"));
-    await cluster.client.create(gatedRollout(name, steps));
-  }
-  for (const name of Object.keys(ROLLOUTS)) {
-    await waitUntil(name, (s) => s.phase === "Idle", "Idle");
-  }
+  world = await startControllerWorld(NS, ROLLOUTS);
 }, 180_000);
 
 afterAll(async () => {
-  if (controller && controller.exitCode === null && controller.signalCode === null) {
-    controller.kill("SIGTERM");
-    const stopped = await Promise.race([
-      exited(controller).then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
-    ]);
-    if (!stopped) {
-      console.warn(`the controller did not stop within 20 s of SIGTERM; killing it\n${controllerState()}`);
-      controller.kill("SIGKILL");
-      await exited(controller);
-    }
-  }
-  await metricsServer?.close();
-  await cluster?.close();
+  await world?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function commandOf(name: string): Promise<{ id: string; type: string; weight?: number } | undefined> {
-  const object = await cluster.client.get({ ...ROLLOUT_TYPE, namespace: NS, name });
+  const object = await world.cluster.client.get({ ...ROLLOUT_TYPE, namespace: NS, name });
   const text = object.metadata.annotations?.[COMMAND_ANNOTATION];
   return text === undefined ? undefined : JSON.parse(text);
 }
@@ -205,7 +122,7 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
       lines.some((line) => / weight 20% \(applied 20%/.test(line)),
       shown(run),
     ).toBe(true);
-    const status = await statusOf(cluster.client, NS, "healthy");
+    const status = await statusOf(world.cluster.client, NS, "healthy");
     expect(status.phase).toBe("Succeeded");
   });
 
@@ -235,7 +152,7 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     for (const object of objects) expect(object).toMatchObject({ rollout: "failing", namespace: NS });
     const last = objects.at(-1)!;
     expect(last).toMatchObject({ phase: "RolledBack", weights: { desired: 0, applied: 0 } });
-    expect(last.analysis).toContainEqual(expect.objectContaining({ profile: PROFILE, verdict: "Fail" }));
+    expect(last.analysis).toContainEqual(expect.objectContaining({ profile: TEST_PROFILE, verdict: "Fail" }));
     expect(objects.some((o) => o.warning === true && /RolledBack/.test(String(o.event)))).toBe(true);
 
     // status -o json: the same format, exactly one line
@@ -261,7 +178,7 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     expectPlainLines(run, "held");
     expect(run.stderr, shown(run)).not.toMatch(/^\s+at /m);
     // the rollout itself carries on to its gate
-    await waitUntil("held", (s) => s.phase === "Paused", "Paused");
+    await world.waitUntil("held", (s) => s.phase === "Paused", "Paused");
   });
 
   it("paused at a manual gate with --exit-on-pause: 4", { timeout: 240_000 }, async () => {
@@ -277,7 +194,7 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     expect(run.code, shown(run)).toBe(4);
     const lines = expectPlainLines(run, "gate");
     expect(lines.at(-1)).toMatch(/ Paused step 2\/2 weight 20% \(applied 20%/);
-    const status = await statusOf(cluster.client, NS, "gate");
+    const status = await statusOf(world.cluster.client, NS, "gate");
     expect(status).toMatchObject({ phase: "Paused", pauseReason: "manual gate" });
   });
 });
@@ -350,11 +267,11 @@ describe("manual commands write the command annotation, and the controller appli
   it("set-weight abc: 2 and nothing written; set-weight 30, promote, abort: 0 each, applied in turn", {
     timeout: 240_000,
   }, async () => {
-    await cluster.client.jsonPatch(
+    await world.cluster.client.jsonPatch(
       { apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name: "manual" },
       [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: "registry/app:2" }],
     );
-    await waitUntil(
+    await world.waitUntil(
       "manual",
       (s) => s.phase === "Paused" && s.pauseReason === "manual gate" && s.step === 1,
       "the first manual gate",
@@ -375,7 +292,7 @@ describe("manual commands write the command annotation, and the controller appli
     expect(weight.stdout).toMatch(/^set-weight sent to shop\/manual/);
     const weighted = await commandOf("manual");
     expect(weighted).toMatchObject({ type: "set-weight", weight: 30 });
-    await waitUntil(
+    await world.waitUntil(
       "manual",
       (s) => s.lastCommand?.id === weighted?.id && s.phase === "Paused" && s.weights?.applied === 30,
       "paused at 30% by set-weight",
@@ -388,7 +305,7 @@ describe("manual commands write the command annotation, and the controller appli
     expect(promoted).toMatchObject({ type: "promote" });
     expect(promoted?.id).not.toBe(weighted?.id);
     // past the first gate: 40%, then the second gate
-    await waitUntil(
+    await world.waitUntil(
       "manual",
       (s) => s.lastCommand?.id === promoted?.id && s.phase === "Paused" && s.step === 3,
       "the second manual gate after promote",
@@ -399,7 +316,7 @@ describe("manual commands write the command annotation, and the controller appli
     const aborted = await commandOf("manual");
     expect(aborted).toMatchObject({ type: "abort" });
     expect(aborted?.id).not.toBe(promoted?.id);
-    const status = await waitUntil(
+    const status = await world.waitUntil(
       "manual",
       (s) => s.lastCommand?.id === aborted?.id && s.phase === "RolledBack",
       "RolledBack after abort",

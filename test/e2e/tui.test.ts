@@ -1,21 +1,7 @@
-import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
-import type { KubeObject } from "../../src/kube/client.ts";
-import {
-  deployment,
-  exited,
-  fastProfile,
-  ROOT,
-  type Status,
-  spawnScrapingController,
-  started,
-  startTestCluster,
-  statusOf,
-  type TestCluster,
-  waitForStatus,
-} from "../support/cluster.ts";
-import { SyntheticIstioMetrics, serveMetrics } from "../support/synthetic-metrics.ts";
+import { ROOT, statusOf } from "../support/cluster.ts";
+import { type ControllerWorld, startControllerWorld } from "../support/controller-world.ts";
 import { HAS_TMUX, overlongLines, TmuxSession, warnIfNoTmux } from "../support/tmux.ts";
 
 // The terminal UI as a user sees it: `rollout start --wait` and `rollout watch` in a real 80x24 terminal
@@ -23,55 +9,16 @@ import { HAS_TMUX, overlongLines, TmuxSession, warnIfNoTmux } from "../support/t
 // are typed into the pane and the screen is read back with capture-pane.
 
 const NS = "shop";
-const PROFILE = "fast-availability";
 /** A manual gate at 20%, another at 60%, then the final gate (analysis, promotion). */
 const GATED_STEPS = [{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: {} }];
 
 warnIfNoTmux("the TUI end-to-end test (test/e2e/tui.test.ts)");
 
-let cluster: TestCluster;
-let metricsServer: { url: string; close(): Promise<void> };
-let controller: ChildProcess | undefined;
-let controllerLog = "";
-const metrics = new SyntheticIstioMetrics();
-
-/** How the controller is doing, for failure messages: running or how it exited, and its last log lines. */
-function controllerState(): string {
-  const state =
-    controller?.exitCode === null && controller.signalCode === null
-      ? "running"
-      : `exited with ${controller?.exitCode ?? controller?.signalCode}`;
-  return `controller ${state}; its log ends:\n${controllerLog.slice(-4_000)}`;
-}
-
-/** Polls the rollout's status until `done` (2 minutes at most); a failure says how the controller is doing. */
-async function waitUntil(name: string, done: (status: Status) => boolean, what: string): Promise<Status> {
-  try {
-    return await waitForStatus(cluster.client, NS, name, done, what, 120_000);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${controllerState()}`);
-  }
-}
-
-function rollout(name: string, steps: unknown[]): KubeObject {
-  return {
-    apiVersion: "stepwise.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name, namespace: NS },
-    spec: {
-      targetRef: { kind: "Deployment", name },
-      service: { port: 80 },
-      traffic: { provider: "istio" },
-      strategy: { canary: { steps } },
-      analysis: { interval: "1s", metrics: "istio", profiles: [{ name: PROFILE }] },
-      progressDeadlineSeconds: 300,
-    },
-  };
-}
+let world: ControllerWorld;
 
 /** The command line a user types: the CLI against the emulator, then its exit code on a line of its own. */
 function rolloutCommand(args: string): string {
-  return `node cli/bin/rollout.js ${args} --kubeconfig '${cluster.kubeconfig}' -n ${NS}; echo EXIT=$?`;
+  return `node cli/bin/rollout.js ${args} --kubeconfig '${world.cluster.kubeconfig}' -n ${NS}; echo EXIT=$?`;
 }
 
 /** Lines of the screen holding `text`. */
@@ -101,42 +48,11 @@ async function expectFrameFits(session: TmuxSession, name: string): Promise<void
 
 beforeAll(async () => {
   if (!HAS_TMUX) return; // every test below is skipped
-  cluster = await startTestCluster({}, NS);
-  metricsServer = await serveMetrics(metrics);
-  await cluster.client.create(fastProfile(PROFILE, NS));
-  controller = spawnScrapingController(cluster, metricsServer.url);
-  controller.stderr?.on("data", (chunk: Buffer) => {
-    controllerLog = (controllerLog + chunk.toString()).slice(-20_000);
-  });
-  await started(controller);
-  if (controller.exitCode !== null) throw new Error(`the controller exited early:\n${controllerLog}`);
-  for (const name of ["gated", "doomed", "steady"]) {
-    metrics.set(NS, name, 2_000, 0.001);
-    metrics.set(NS, `${name}-primary`, 8_000, 0.001);
-    await cluster.client.create(deployment(name, NS, "registry/app:1"));
-    await cluster.client.create(rollout(name, GATED_STEPS));
-  }
-  for (const name of ["gated", "doomed", "steady"]) {
-    await waitUntil(name, (s) => s.phase === "Idle", "Idle");
-  }
+  const steady = { steps: GATED_STEPS, errorRate: 0.001 };
+  world = await startControllerWorld(NS, { gated: steady, doomed: steady, steady });
 }, 180_000);
 
-afterAll(async () => {
-  if (controller && controller.exitCode === null && controller.signalCode === null) {
-    controller.kill("SIGTERM");
-    const stopped = await Promise.race([
-      exited(controller).then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
-    ]);
-    if (!stopped) {
-      console.warn(`the controller did not stop within 20 s of SIGTERM; killing it\n${controllerState()}`);
-      controller.kill("SIGKILL");
-      await exited(controller);
-    }
-  }
-  await metricsServer?.close();
-  await cluster?.close();
-});
+afterAll(() => world?.close());
 
 /** Runs `body` with a fresh 80x24 tmux pane, and stops its server whatever happens. */
 async function inTerminal(body: (session: TmuxSession) => Promise<void>): Promise<void> {
@@ -144,7 +60,7 @@ async function inTerminal(body: (session: TmuxSession) => Promise<void>): Promis
   try {
     await body(session);
   } catch (error) {
-    if (error instanceof Error) error.message += `\n${controllerState()}`;
+    if (error instanceof Error) error.message += `\n${world.state()}`;
     throw error;
   } finally {
     await session.kill();
@@ -204,7 +120,7 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(frame).toMatch(/^EXIT=0$/m);
       await expectFrameFits(session, "gated");
     });
-    const status = await statusOf(cluster.client, NS, "gated");
+    const status = await statusOf(world.cluster.client, NS, "gated");
     expect(status.phase).toBe("Succeeded");
     expect(status.stableRevision).toBe(status.revision);
   });
@@ -234,7 +150,7 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
       await expectFrameFits(session, "doomed");
     });
-    const status = await statusOf(cluster.client, NS, "doomed");
+    const status = await statusOf(world.cluster.client, NS, "doomed");
     expect(status.phase).toBe("RolledBack");
     expect(status.stableRevision).not.toBe(status.revision);
   });
@@ -258,7 +174,7 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(await session.exitCode(60_000)).toBe(0);
     });
     // the refused key sent nothing
-    const object = await cluster.client.get({
+    const object = await world.cluster.client.get({
       apiVersion: "stepwise.dev/v1alpha1",
       kind: "Rollout",
       namespace: NS,
