@@ -33,6 +33,19 @@ export class CliError extends Error {
   }
 }
 
+/** A numeric flag's value, or a usage error (exit 2) naming the flag and what it expects. */
+export function numberFlag(
+  flag: string,
+  value: string,
+  valid: (n: number) => boolean,
+  expected: string,
+): number {
+  const n = value.trim() === "" ? Number.NaN : Number(value);
+  if (!Number.isFinite(n) || !valid(n))
+    throw new CliError(`${flag} ${value}: expected ${expected}`, EXIT.invalidInput);
+  return n;
+}
+
 export function clientFrom(
   options: KubeOptions,
   fieldManager = "stepwise-cli",

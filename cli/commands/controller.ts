@@ -17,7 +17,14 @@ import { ControllerMetrics } from "../../src/telemetry/metrics.ts";
 import { startTelemetryServer } from "../../src/telemetry/server.ts";
 import { ownerOf } from "../../src/workloads/workloads.ts";
 import { EXIT } from "../exit-codes.ts";
-import { CliError, clientFrom, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import {
+  CliError,
+  clientFrom,
+  type KubeOptions,
+  numberFlag,
+  runCli,
+  withKubeOptions,
+} from "../kube-options.ts";
 
 interface ControllerFlags extends KubeOptions {
   allNamespaces?: boolean;
@@ -91,15 +98,16 @@ export function controllerCommand(): Command {
       .option("--burst <n>", "Kubernetes API requests at once before --qps applies", "100"),
   ).action((flags: ControllerFlags) =>
     runCli(async () => {
-      const workers = Number(flags.workers);
-      if (!Number.isInteger(workers) || workers < 1)
-        throw new CliError(`--workers ${flags.workers}: expected a whole number >= 1`, EXIT.invalidInput);
+      const wholeAtLeastOne = (n: number) => Number.isInteger(n) && n >= 1;
+      const workers = numberFlag("--workers", flags.workers, wholeAtLeastOne, "a whole number >= 1");
+      const qps = numberFlag("--qps", flags.qps, (n) => n > 0, "a positive number");
+      const burst = numberFlag("--burst", flags.burst, wholeAtLeastOne, "a whole number >= 1");
       // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
       const identity = `${hostname()}-${process.pid}`;
       const metrics = new ControllerMetrics();
       const { client, namespace } = clientFrom(flags, "stepwise-controller", {
         userAgent: `stepwise-controller/${identity}`,
-        limiter: new TokenBucket(Number(flags.qps), Number(flags.burst)),
+        limiter: new TokenBucket(qps, burst),
         onResponse: (verb, code) => metrics.apiRequests.inc({ verb, code: String(code) }),
       });
       const watched = flags.allNamespaces ? undefined : namespace;

@@ -4,20 +4,13 @@ import { FAULT_SERVER_PORT } from "../../src/faults/deployment.ts";
 import { startFaultServer } from "../../src/faults/server.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../../src/telemetry/logger.ts";
 import { EXIT } from "../exit-codes.ts";
-import { CliError, runCli } from "../kube-options.ts";
+import { numberFlag, runCli } from "../kube-options.ts";
 
 interface FaultServerFlags {
   port: string;
   address: string;
   status: string;
   logLevel: LogLevel;
-}
-
-/** A whole number flag in a range, or a usage error naming the flag. */
-function wholeNumber(flag: string, value: string, valid: (n: number) => boolean, expected: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!valid(n)) throw new CliError(`${flag} ${value}: expected ${expected}`, EXIT.invalidInput);
-  return n;
 }
 
 /** `rollout fault-server`: the error backend behind `<rollout>-fault` (manifests/fault-server). */
@@ -36,8 +29,13 @@ export function faultServerCommand(): Command {
     .addOption(new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"))
     .action((flags: FaultServerFlags) =>
       runCli(async () => {
-        const port = wholeNumber("--port", flags.port, (n) => n <= 65535, "a port from 0 to 65535");
-        const defaultStatus = wholeNumber(
+        const port = numberFlag(
+          "--port",
+          flags.port,
+          (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
+          "a port from 0 to 65535",
+        );
+        const defaultStatus = numberFlag(
           "--status",
           flags.status,
           isFaultHttpStatus,

@@ -8,7 +8,7 @@ import {
   unsupportedScenario,
 } from "../../src/sandbox/sandbox.ts";
 import { EXIT } from "../exit-codes.ts";
-import { CliError, runCli } from "../kube-options.ts";
+import { CliError, numberFlag, runCli } from "../kube-options.ts";
 import { followUntilOutcome, inCI } from "./follow.ts";
 import { sandboxApiCommand } from "./sandbox-api.ts";
 
@@ -44,12 +44,8 @@ export function sandboxCommand(): Command {
     .addCommand(sandboxApiCommand())
     .action((flags: SandboxFlags) =>
       runCli(async () => {
-        const rps = Number(flags.rps);
-        if (!Number.isFinite(rps) || rps <= 0)
-          throw new CliError(`--rps ${flags.rps}: expected a positive number`, EXIT.invalidInput);
-        const timeoutSeconds = Number(flags.timeout);
-        if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
-          throw new CliError(`--timeout ${flags.timeout}: expected seconds`, EXIT.invalidInput);
+        const rps = numberFlag("--rps", flags.rps, (n) => n > 0, "a positive number");
+        const timeoutSeconds = numberFlag("--timeout", flags.timeout, (n) => n > 0, "seconds");
         const unsupported = unsupportedScenario(flags.mesh, flags.scenario);
         if (unsupported) throw new CliError(unsupported, EXIT.invalidInput);
         const mode =

@@ -261,6 +261,20 @@ describe.concurrent("failures: one line on stderr, the documented exit code, no 
     expect(run.code, shown(run)).toBe(5);
     expect(expectOneErrorLine(run)).toMatch(/cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:1/);
   });
+
+  it("numeric flags out of range: 2, naming the flag and what it expects", async () => {
+    const runs = await Promise.all([
+      rollout(["controller", "--scrape", "http://127.0.0.1:1", "--qps", "0", ...at()]),
+      rollout(["controller", "--scrape", "http://127.0.0.1:1", "--workers", "1.5", ...at()]),
+      rollout(["sandbox", "--rps", "abc"]),
+    ]);
+    for (const run of runs) expect(run.code, shown(run)).toBe(2);
+    expect(runs.map(expectOneErrorLine)).toEqual([
+      "rollout: --qps 0: expected a positive number",
+      "rollout: --workers 1.5: expected a whole number >= 1",
+      "rollout: --rps abc: expected a positive number",
+    ]);
+  });
 });
 
 describe("manual commands write the command annotation, and the controller applies it", () => {
