@@ -8,9 +8,9 @@
  * content-type application/grpc and a grpc-status header.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, Registry } from "prom-client";
 import type { Logger } from "../telemetry/logger.ts";
+import { listenOn } from "../telemetry/server.ts";
 import { faultAnswer } from "./answer.ts";
 
 export const FAULT_SERVER_PATHS = {
@@ -81,13 +81,8 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  const bound = server.address() as AddressInfo;
   return {
-    url: `http://${bound.address.includes(":") ? `[${bound.address}]` : bound.address}:${bound.port}`,
+    url: await listenOn(server, options.port, options.host),
     close: () =>
       new Promise<void>((resolve) => {
         // close() drops idle keep-alive connections; busy ones end after their answer (connection: close)

@@ -33,15 +33,20 @@ export async function startTelemetryServer(
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
   });
+  return {
+    url: await listenOn(server, port, host),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Starts `server` listening; resolves with its URL (the bound address and port) or rejects on error. */
+export async function listenOn(server: Server, port: number, host: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, resolve);
   });
   const bound = server.address() as AddressInfo;
-  return {
-    url: `http://${bound.address.includes(":") ? `[${bound.address}]` : bound.address}:${bound.port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return `http://${bound.address.includes(":") ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** `:9090`, `127.0.0.1:9090` or `0` (any free port on loopback). */
