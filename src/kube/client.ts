@@ -474,7 +474,8 @@ export class KubeClient {
     await this.kubeConfig.applySecurityAuthentication(context);
     await this.options.limiter?.take();
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    context.setSignal(AbortSignal.timeout(timeoutMs));
+    const deadline = AbortSignal.timeout(timeoutMs);
+    context.setSignal(deadline);
     let response: ResponseContext;
     let text: string;
     try {
@@ -482,10 +483,9 @@ export class KubeClient {
       text = await response.body.text();
     } catch (error) {
       this.options.onResponse?.(method, 0);
-      const timedOut = error instanceof Error && /abort|timeout/i.test(`${error.name} ${error.message}`);
       throw new KubeUnreachableError(
         this.server,
-        timedOut ? new Error(`${method} ${path}: no complete answer within ${timeoutMs} ms`) : error,
+        deadline.aborted ? new Error(`${method} ${path}: no complete answer within ${timeoutMs} ms`) : error,
       );
     }
     this.options.onResponse?.(method, response.httpStatusCode);
