@@ -4,6 +4,7 @@
  */
 import type { Rollout } from "../api/rollout.ts";
 import type { KubeClient, OwnerReference } from "../kube/client.ts";
+import { CANARY_SUFFIX, FAULT_SUFFIX, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import { CONSUL_CAPABILITIES, CONSUL_GROUP, CONSUL_VERSIONS, ConsulModel } from "./consul.ts";
 import { GATEWAY_GROUP, GATEWAY_VERSIONS, type GatewayKind, GatewayModel } from "./gateway.ts";
 import type { IstioContext } from "./istio.ts";
@@ -38,9 +39,9 @@ export function routerContext(rollout: Rollout, options: RouterOptions = {}): Ro
     namespace: rollout.metadata.namespace ?? "default",
     service: name,
     port: rollout.spec.service.port,
-    stableService: `${name}-primary`,
-    canaryService: `${name}-canary`,
-    faultService: `${name}-fault`,
+    stableService: `${name}${PRIMARY_SUFFIX}`,
+    canaryService: `${name}${CANARY_SUFFIX}`,
+    faultService: `${name}${FAULT_SUFFIX}`,
   };
   if (options.owner) ctx.owner = options.owner;
   if (rollout.spec.traffic.routeRef) ctx.routeRef = { ...rollout.spec.traffic.routeRef };

@@ -4,6 +4,7 @@ import type { KubeObject, OwnerReference } from "../kube/client.ts";
 import {
   CANARY_SUFFIX,
   type Deployment,
+  FAULT_SUFFIX,
   MANAGED_BY,
   PRIMARY_SUFFIX,
   primarySelector,
@@ -15,8 +16,6 @@ export interface Service extends KubeObject {
     ports: { name?: string; port: number; targetPort?: number | string }[];
   };
 }
-
-const FAULT_SUFFIX = "-fault";
 
 /**
  * Whether the rollout's abort faults go to the error backend `<name>-fault`: a chaos step aborts requests
