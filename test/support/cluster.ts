@@ -131,7 +131,11 @@ export function spawnController(args: string[], env: NodeJS.ProcessEnv = {}): Ch
 }
 
 /** `rollout controller` for the test cluster's namespace, reading `metricsUrl` with its built-in scraper. */
-export function spawnScrapingController(cluster: TestCluster, metricsUrl: string): ChildProcess {
+export function spawnScrapingController(
+  cluster: TestCluster,
+  metricsUrl: string,
+  moreArgs: string[] = [],
+): ChildProcess {
   return spawnController([
     "--kubeconfig",
     cluster.kubeconfig,
@@ -141,6 +145,7 @@ export function spawnScrapingController(cluster: TestCluster, metricsUrl: string
     metricsUrl,
     "--metrics-addr",
     "127.0.0.1:0",
+    ...moreArgs,
   ]);
 }
 

@@ -8,7 +8,7 @@ import {
   fastProfile,
   type Status,
   setImage,
-  spawnController,
+  spawnScrapingController,
   started,
   startTestCluster,
   statusOf,
@@ -64,18 +64,8 @@ describe("leader election", () => {
   it("lets only the leader write, and hands over to the other replica when the leader dies", {
     timeout: 300_000,
   }, async () => {
-    const args = [
-      "--kubeconfig",
-      cluster.kubeconfig,
-      "-n",
-      NS,
-      "--scrape",
-      metricsServer.url,
-      "--metrics-addr",
-      "127.0.0.1:0",
-      "--leader-elect",
-    ];
-    for (let i = 0; i < 2; i++) children.push(spawnController(args));
+    for (let i = 0; i < 2; i++)
+      children.push(spawnScrapingController(cluster, metricsServer.url, ["--leader-elect"]));
     await Promise.all(children.map(started));
     for (const child of children) child.stderr?.resume();
     for (const name of NAMES)

@@ -10,7 +10,7 @@ import {
   exited,
   fastProfile,
   setImage,
-  spawnController,
+  spawnScrapingController,
   started,
   startTestCluster,
   statusOf,
@@ -90,18 +90,8 @@ describe("controller restarts", () => {
     let child: ChildProcess | undefined;
     let kills = 0;
     let stopped = false;
-    const args = [
-      "--kubeconfig",
-      cluster.kubeconfig,
-      "-n",
-      NS,
-      "--scrape",
-      metricsServer.url,
-      "--metrics-addr",
-      "127.0.0.1:0",
-    ];
     const start = () => {
-      child = spawnController(args);
+      child = spawnScrapingController(cluster, metricsServer.url);
     };
     // The killer: once the controller runs, a random life of 0.2 to 2.5 s, then SIGKILL and a restart.
     const killer = (async () => {
