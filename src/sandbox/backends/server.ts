@@ -1,13 +1,14 @@
 /**
  * A version's backend: a real HTTP server on loopback that answers as its behaviour plans, names its
- * version in the `x-sandbox-version` response header and, for the flaky-dependency scenario, calls its
- * dependency through the mesh as its own workload.
+ * version in the `x-sandbox-version` response header and its service time (the planned delay plus its
+ * dependency call's) in SERVICE_TIME_HEADER and, for the flaky-dependency scenario, calls its dependency
+ * through the mesh as its own workload.
  */
 import { setMaxListeners } from "node:events";
 import http, { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Random, seededRandom } from "../../analysis/random.ts";
-import { SOURCE_HEADER } from "../mesh/headers.ts";
+import { reportedServiceMs, SERVICE_TIME_HEADER, SOURCE_HEADER } from "../mesh/headers.ts";
 import { closeServer, httpCall, listen, readAll } from "../mesh/http.ts";
 import { type Behaviour, plan } from "./behaviour.ts";
 
@@ -78,22 +79,25 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   let answered = 0;
   let dependency = options.dependency;
 
-  /** True when the dependency answered without a server error. */
-  const callDependency = async (): Promise<boolean> => {
+  /** Whether the dependency answered without a server error, and the time the call took. */
+  const callDependency = async (): Promise<{ ok: boolean; serviceMs: number }> => {
     if (!dependency)
       throw new Error(`backend ${options.version}: the flaky-dependency scenario needs a dependency`);
+    const timeoutMs = dependency.timeoutMs ?? 1000;
+    const sent = performance.now();
     try {
       const answer = await httpCall(dependency.url, {
         path: dependency.path ?? "/",
         headers: { host: dependency.host, [SOURCE_HEADER]: dependency.source },
         agent,
         signal: stopping.signal,
-        timeoutMs: dependency.timeoutMs ?? 1000,
+        timeoutMs,
       });
-      return answer.status < 500;
+      const serviceMs = reportedServiceMs(answer.headers) ?? performance.now() - sent;
+      return { ok: answer.status < 500, serviceMs };
     } catch (error) {
       if (stopping.signal.aborted) throw error;
-      return false;
+      return { ok: false, serviceMs: Math.min(performance.now() - sent, timeoutMs) };
     }
   };
 
@@ -107,8 +111,11 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     };
     let status: number;
     let degraded = false;
+    let serviceMs = step.delayMs;
     if (step.kind === "call-dependency") {
-      const ok = await callDependency();
+      const call = await callDependency();
+      const ok = call.ok;
+      serviceMs += call.serviceMs;
       degraded = !ok && step.fallback;
       status = ok || step.fallback ? 200 : 500;
       if (degraded) headers[DEGRADED_HEADER] = "true";
@@ -120,6 +127,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
       }
     }
     answered++;
+    headers[SERVICE_TIME_HEADER] = String(serviceMs);
     res.writeHead(status, headers);
     res.end(`${JSON.stringify({ version: options.version, status, degraded })}\n`);
   };

@@ -9,6 +9,22 @@ import type { HeaderOps } from "./types.ts";
  */
 export const SOURCE_HEADER = "x-sandbox-source-workload";
 
+/**
+ * The time an answer took in the simulation's own terms, in milliseconds: a backend's planned service time
+ * plus its dependency's, and on the proxy's answers the fault delay too. The proxy records it rather than
+ * its own clock, because every part of a sandbox shares one machine (in tests, one event loop): a stall of
+ * the machine would otherwise read as the release's latency, the same for both versions.
+ */
+export const SERVICE_TIME_HEADER = "x-sandbox-service-ms";
+
+/** The service time an answer reports, or undefined when it has none (a server outside the simulation). */
+export function reportedServiceMs(headers: IncomingHttpHeaders): number | undefined {
+  const value = Number(headers[SERVICE_TIME_HEADER]);
+  return headers[SERVICE_TIME_HEADER] !== undefined && Number.isFinite(value) && value >= 0
+    ? value
+    : undefined;
+}
+
 /** Connection-level headers a proxy does not forward (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = new Set([
   "connection",

@@ -4,8 +4,10 @@
  * goes under the current route objects, carries the decision out (fault delay and abort, forwarding,
  * fire-and-forget mirrors) and hands each request's record to the metrics recorders.
  *
- * Bodies are read whole before forwarding and answers are read whole before replying, which keeps latency
- * measurement and status handling simple; trailers are not passed on.
+ * Bodies are read whole before forwarding and answers are read whole before replying, which keeps status
+ * handling simple; trailers are not passed on. Latencies are recorded in simulated time: the fault delay
+ * plus the service time the upstream reports (SERVICE_TIME_HEADER), the clock only for answers that report
+ * none; the caller gets the same time in that header.
  */
 
 import { setMaxListeners } from "node:events";
@@ -15,7 +17,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Random } from "../../analysis/random.ts";
 import type { TrafficProvider } from "../../api/rollout.ts";
 import { type Decision, decide } from "./choose.ts";
-import { flattenHeaders, forwardHeaders, SOURCE_HEADER } from "./headers.ts";
+import {
+  flattenHeaders,
+  forwardHeaders,
+  reportedServiceMs,
+  SERVICE_TIME_HEADER,
+  SOURCE_HEADER,
+} from "./headers.ts";
 import { parseServiceHost, type ServiceName } from "./hosts.ts";
 import { type HttpResponse, httpCall, readAll } from "./http.ts";
 import type { Recorder, RequestRecord } from "./metrics/index.ts";
@@ -52,6 +60,11 @@ interface Inbound {
 /** What a request's record needs beyond what every request has. */
 type Outcome = Pick<RequestRecord, "service" | "destination" | "grpcStatus" | "flags" | "upstreamMs"> & {
   reply: Reply;
+  /**
+   * The time the caller's sidecar sees in simulated terms (fault delay plus the upstream's service time);
+   * undefined when only the clock can tell (the caller hung up, the upstream failed).
+   */
+  serviceMs: number | undefined;
 };
 
 const RESPONSE_HOP_BY_HOP = new Set([
@@ -147,15 +160,17 @@ export class MeshProxy {
         if (this.stopping.signal.aborted || !hangUp.signal.aborted) throw error;
         return hungUp(decision);
       });
-      if (!hangUp.signal.aborted) send(res, outcome.reply);
-      const { reply, ...rest } = outcome;
+      const { reply, serviceMs, ...rest } = outcome;
+      const durationMs = serviceMs ?? performance.now() - started;
+      if (!hangUp.signal.aborted)
+        send(res, { ...reply, headers: { ...reply.headers, [SERVICE_TIME_HEADER]: String(durationMs) } });
       this.record({
         ...rest,
         source: facts.source,
         protocol,
         authority,
         status: reply.status,
-        durationMs: performance.now() - started,
+        durationMs,
         mirror: false,
       });
     } catch (error) {
@@ -165,7 +180,7 @@ export class MeshProxy {
   }
 
   private async carryOut(decision: Decision, table: RoutingTable, request: Inbound): Promise<Outcome> {
-    const none = { destination: undefined, grpcStatus: undefined, upstreamMs: 0 };
+    const none = { destination: undefined, grpcStatus: undefined, upstreamMs: 0, serviceMs: 0 };
     switch (decision.kind) {
       case "no-route":
         return { ...none, service: undefined, flags: "NR", reply: localReply(404, "route not found\n") };
@@ -183,7 +198,8 @@ export class MeshProxy {
           ? localReply(200, "", { "content-type": "application/grpc", "grpc-status": grpcStatus })
           : localReply(decision.status, "fault filter abort\n");
         const flags = withFlag(decision.delayMs, "FI");
-        return { ...none, grpcStatus, service: serviceOf(decision.backend), flags, reply };
+        const serviceMs = decision.delayMs;
+        return { ...none, grpcStatus, service: serviceOf(decision.backend), flags, reply, serviceMs };
       }
       case "forward": {
         await delay(decision.delayMs, request.signal);
@@ -191,7 +207,8 @@ export class MeshProxy {
         const endpoint = this.options.topology.resolve(decision.backend);
         if (!endpoint) {
           const reply = localReply(table.noBackendStatus, "no healthy upstream\n");
-          return { ...none, service: target, flags: withFlag(decision.delayMs, "UH"), reply };
+          const flags = withFlag(decision.delayMs, "UH");
+          return { ...none, service: target, flags, reply, serviceMs: decision.delayMs };
         }
         for (const mirror of decision.mirrors) this.mirror(mirror, [decision.rule.headers], request);
         const sent = performance.now();
@@ -206,18 +223,21 @@ export class MeshProxy {
           const headers: OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(answer.headers))
             if (value !== undefined && !RESPONSE_HOP_BY_HOP.has(name)) headers[name] = value;
+          const upstreamMs = reportedServiceMs(answer.headers) ?? performance.now() - sent;
           return {
             service: target,
             destination: endpoint,
             grpcStatus: grpcStatusOf(answer, request.protocol),
-            upstreamMs: performance.now() - sent,
+            upstreamMs,
+            serviceMs: decision.delayMs + upstreamMs,
             flags: withFlag(decision.delayMs, "-"),
             reply: { status: answer.status, headers, body: answer.body },
           };
         } catch (error) {
           if (request.signal.aborted) throw error;
           const reply = localReply(503, `upstream connect error: ${String(error)}\n`);
-          return { ...none, service: target, flags: withFlag(decision.delayMs, "UF"), reply };
+          const flags = withFlag(decision.delayMs, "UF");
+          return { ...none, service: target, flags, reply, serviceMs: undefined };
         }
       }
     }
@@ -251,7 +271,7 @@ export class MeshProxy {
     const started = performance.now();
     this.forward(endpoint, request, ops, authority, this.stopping.signal).then(
       (answer) => {
-        const upstreamMs = performance.now() - started;
+        const upstreamMs = reportedServiceMs(answer.headers) ?? performance.now() - started;
         this.record({
           source: request.source,
           service: serviceOf(backend),
@@ -296,6 +316,7 @@ function hungUp(decision: Decision): Outcome {
     destination: undefined,
     grpcStatus: undefined,
     upstreamMs: 0,
+    serviceMs: undefined,
     flags: withFlag(chosen?.delayMs ?? 0, "DC"),
     reply: localReply(0, ""),
   };

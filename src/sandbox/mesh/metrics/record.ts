@@ -17,9 +17,9 @@ export interface RequestRecord {
   grpcStatus: string | undefined;
   /** Envoy's response flags: "-", or FI (fault abort), DI (fault delay), NR (no route), UH/UF (no backend). */
   flags: string;
-  /** The time the caller's sidecar saw, fault delay included. */
+  /** The time the caller's sidecar saw, fault delay included; in simulated time (SERVICE_TIME_HEADER). */
   durationMs: number;
-  /** The time the destination's sidecar saw (0 when the request never got there). */
+  /** The time the destination's sidecar saw (0 when the request never got there); in simulated time too. */
   upstreamMs: number;
   /** A mirrored copy: only the destination's side reports it. */
   mirror: boolean;
