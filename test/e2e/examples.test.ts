@@ -24,6 +24,7 @@
  * so the controller's sourceLabels-scoped fault on that dependency is really exercised. An A/B test gets
  * half of its requests with the header its first match asks for.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { describe, it } from "vitest";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT_TYPE, waitForStatus } from "../support/cluster.ts";
@@ -39,7 +40,14 @@ import {
 const NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.7.1";
 const TERMINAL = ["Succeeded", "RolledBack", "Failed"];
 
-/** What a person would look at when an example does not promote: the status, traffic and the log's end. */
+// Every part of every example shares this process: a stalled event loop is the first suspect of a slow gate.
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
+/**
+ * What a person would look at when an example does not promote: the status, traffic, the log's end and how
+ * long this process's event loop stalled.
+ */
 async function diagnosis(example: RunningExample): Promise<string> {
   const { metadata } = example.rollout;
   const object: KubeObject = await example.client.get({
@@ -56,6 +64,7 @@ async function diagnosis(example: RunningExample): Promise<string> {
     `status: ${JSON.stringify(object.status, null, 1)}`,
     `traffic at ${example.rps} rps: ${JSON.stringify(example.traffic.counts())}`,
     `mesh: ${JSON.stringify(Object.values(example.mesh.counters()).map((c) => [c.workload, c.requests, c.errors]))}`,
+    `event loop delay since the file started: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
     `controller log (end):\n${log}`,
   ].join("\n");
 }

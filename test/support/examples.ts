@@ -132,7 +132,8 @@ export const TAGGED_SHARE = 0.5;
  * Requests a second of every example's traffic. A profile with a 1% tolerance needs about 1,100 clean
  * canary requests before it passes a step, so a step at a small share takes long (2.5% of 200 rps: about
  * 4 minutes); three examples at once keep one Node process (the test's) at about 600 requests a second,
- * where the simulated latencies still mean something on a shared 2-core machine.
+ * which a shared 2-core machine serves. The mesh records latency in simulated time, so a stall of that
+ * machine slows the examples down but does not fail a latency gate.
  */
 export const RPS = 200;
 
