@@ -1,24 +1,14 @@
 /**
  * Every kustomization under manifests/ applies to a fresh API emulator with the real kubectl: first with
  * `--dry-run=server`, then for real, in the order a person installs (the base, the overlays, the dashboard,
- * then each example in its own namespace). Kinds the emulator does not serve are listed below with the
- * reason and reported as skipped tests, never dropped silently; a kind missing from the list fails.
+ * then each example in its own namespace). Every kind in them must be one the emulator serves: the
+ * built-in ones (RBAC and the PodDisruptionBudget included) or a CRD installed before.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { type Harness, startHarness } from "../emulator/harness.ts";
 import { idOf, kustomizations, kustomize, openCrd, THIRD_PARTY_CRDS } from "./support.ts";
-
-/** Built-in kinds of a real API server that the emulator does not serve (yet): `apiVersion kind` -> why. */
-const EMULATOR_GAPS: Record<string, string> = {
-  "v1 ServiceAccount": "the emulator's core/v1 has no serviceaccounts resource",
-  "rbac.authorization.k8s.io/v1 ClusterRole": "the emulator does not serve rbac.authorization.k8s.io",
-  "rbac.authorization.k8s.io/v1 ClusterRoleBinding": "the emulator does not serve rbac.authorization.k8s.io",
-  "rbac.authorization.k8s.io/v1 Role": "the emulator does not serve rbac.authorization.k8s.io",
-  "rbac.authorization.k8s.io/v1 RoleBinding": "the emulator does not serve rbac.authorization.k8s.io",
-  "policy/v1 PodDisruptionBudget": "the emulator does not serve policy/v1",
-};
 
 // the order of an install: base (and its parts), overlays (the same controller with more rules), the
 // dashboard, the examples
@@ -33,9 +23,6 @@ const rank = (dir: string) =>
 const DIRS = kustomizations().sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
 let harness: Harness;
-const applied = new Set<string>();
-/** `apiVersion kind` -> object -> in how many kustomizations it was left out. */
-const skipped = new Map<string, Map<string, number>>();
 
 async function served(apiVersion: string): Promise<Set<string>> {
   const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
@@ -89,30 +76,17 @@ afterAll(async () => {
 });
 
 describe("kubectl apply to the API emulator", () => {
-  it.for(DIRS)("%s: dry run on the server, then for real", { timeout: 60_000 }, async (dir, context) => {
+  it.for(DIRS)("%s: dry run on the server, then for real", { timeout: 60_000 }, async (dir) => {
     const objects = await kustomize(dir);
-    const servable: KubeObject[] = [];
-    const gaps: KubeObject[] = [];
-    for (const object of objects) {
-      const kinds = await served(object.apiVersion);
-      if (kinds.has(object.kind)) servable.push(object);
-      else gaps.push(object);
-    }
-    const unexplained = gaps.filter((o) => !(`${o.apiVersion} ${o.kind}` in EMULATOR_GAPS)).map(idOf);
-    expect(unexplained, "kinds neither the emulator nor a listed gap covers").toEqual([]);
-    for (const object of gaps) {
-      const key = `${object.apiVersion} ${object.kind}`;
-      const names = skipped.get(key) ?? new Map<string, number>();
-      names.set(idOf(object), (names.get(idOf(object)) ?? 0) + 1);
-      skipped.set(key, names);
-    }
-    if (gaps.length > 0)
-      context.annotate(`not applied (the emulator does not serve the kind): ${gaps.map(idOf).join(", ")}`);
+    const unserved: string[] = [];
+    for (const object of objects)
+      if (!(await served(object.apiVersion)).has(object.kind)) unserved.push(idOf(object));
+    expect(unserved, "objects of kinds the emulator does not serve").toEqual([]);
 
     // Namespaces and CRDs first, as on a fresh cluster: a dry run cannot create into a namespace that
     // does not exist yet, nor validate objects of a CRD that is not established yet.
-    const first = servable.filter((o) => o.kind === "Namespace" || o.kind === "CustomResourceDefinition");
-    const rest = servable.filter((o) => !first.includes(o));
+    const first = objects.filter((o) => o.kind === "Namespace" || o.kind === "CustomResourceDefinition");
+    const rest = objects.filter((o) => !first.includes(o));
     if (first.length > 0) await apply(first);
     const crds = first
       .filter((o) => o.kind === "CustomResourceDefinition")
@@ -120,7 +94,6 @@ describe("kubectl apply to the API emulator", () => {
     if (crds.length > 0)
       await harness.kubectlOk(["wait", "--for=condition=Established", "--timeout=20s", ...crds]);
     if (rest.length > 0) await apply(rest);
-    for (const object of servable) applied.add(`${object.apiVersion} ${object.kind}`);
   });
 
   it("installed the controller and every example's app and Rollout", async () => {
@@ -140,20 +113,5 @@ describe("kubectl apply to the API emulator", () => {
       "jsonpath={.spec.template.spec.containers[0].image}",
     ]);
     expect(image).toMatch(/^ghcr\.io\/stepwise-dev\/stepwise:/);
-  });
-});
-
-describe("kinds the emulator does not serve", () => {
-  it.for(Object.entries(EMULATOR_GAPS))("%s", async ([key, reason], context) => {
-    const [apiVersion, kind] = key.split(" ") as [string, string];
-    if ((await served(apiVersion)).has(kind)) {
-      // served now: then the apply above applied it, and this entry can go
-      expect(applied, `${key} is served now; remove it from EMULATOR_GAPS`).toContain(key);
-      return;
-    }
-    const objects = [...(skipped.get(key) ?? new Map<string, number>())];
-    expect(objects.length, `${key} is listed but no manifest uses it`).toBeGreaterThan(0);
-    const list = objects.map(([id, times]) => `${id} (in ${times} kustomizations)`).join(", ");
-    context.skip(`${reason}; not applied: ${list}`);
   });
 });

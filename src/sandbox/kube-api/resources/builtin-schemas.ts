@@ -245,6 +245,61 @@ export const SECRET = kindSchema(undefined, undefined, {
   immutable: bool,
 });
 
+export const SERVICE_ACCOUNT = kindSchema(undefined, undefined, {
+  secrets: keyedList(openObject({ name: str, namespace: str, kind: str }), "name"),
+  imagePullSecrets: { type: "array", items: object({ name: str }) },
+  automountServiceAccountToken: bool,
+});
+
+// RBAC's lists are atomic: an apply replaces a role's rules and a binding's subjects whole.
+const strings: Schema = { type: "array", items: str };
+const POLICY_RULES: Schema = {
+  type: "array",
+  items: object(
+    {
+      verbs: strings,
+      apiGroups: strings,
+      resources: strings,
+      resourceNames: strings,
+      nonResourceURLs: strings,
+    },
+    { required: ["verbs"] },
+  ),
+};
+
+export const ROLE = kindSchema(undefined, undefined, { rules: POLICY_RULES });
+
+export const CLUSTER_ROLE = kindSchema(undefined, undefined, {
+  rules: POLICY_RULES,
+  aggregationRule: object({ clusterRoleSelectors: { type: "array", items: LABEL_SELECTOR } }),
+});
+
+export const ROLE_BINDING = kindSchema(undefined, undefined, {
+  subjects: {
+    type: "array",
+    items: object({ kind: str, apiGroup: str, name: str, namespace: str }, { required: ["kind", "name"] }),
+  },
+  roleRef: object({ apiGroup: str, kind: str, name: str }, { required: ["apiGroup", "kind", "name"] }),
+});
+
+export const POD_DISRUPTION_BUDGET = kindSchema(
+  object({
+    minAvailable: intOrString,
+    maxUnavailable: intOrString,
+    selector: LABEL_SELECTOR,
+    unhealthyPodEvictionPolicy: { type: "string", enum: ["IfHealthyBudget", "AlwaysAllow"] },
+  }),
+  openObject({
+    observedGeneration: { type: "integer", format: "int64" },
+    disruptedPods: { type: "object", additionalProperties: time },
+    disruptionsAllowed: int,
+    currentHealthy: int,
+    desiredHealthy: int,
+    expectedPods: int,
+    conditions: CONDITIONS,
+  }),
+);
+
 const OBJECT_REFERENCE = openObject({
   apiVersion: str,
   kind: str,

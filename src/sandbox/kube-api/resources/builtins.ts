@@ -289,6 +289,57 @@ const eventsV1Conversion: Conversion = {
   fromStorage: (obj) => renameFields(obj, EVENT_RENAMES, "events.k8s.io/v1"),
 };
 
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+/** A binding's roleRef: a Role or ClusterRole of the RBAC group (`kinds`), and immutable once set. */
+function validateBinding(kinds: string[]): Strategy["validate"] {
+  return (obj, old) => {
+    const errors: FieldError[] = [];
+    const roleRef = isObj(obj.roleRef) ? obj.roleRef : {};
+    if (roleRef.apiGroup !== RBAC_GROUP)
+      errors.push({
+        field: "roleRef.apiGroup",
+        type: "FieldValueNotSupported",
+        value: renderValue(roleRef.apiGroup ?? ""),
+        detail: `supported values: "${RBAC_GROUP}"`,
+      });
+    if (!kinds.includes(String(roleRef.kind)))
+      errors.push({
+        field: "roleRef.kind",
+        type: "FieldValueNotSupported",
+        value: renderValue(roleRef.kind ?? ""),
+        detail: `supported values: ${kinds.map((k) => `"${k}"`).join(", ")}`,
+      });
+    if (old && !deepEqual(old.roleRef, obj.roleRef))
+      errors.push({
+        field: "roleRef",
+        type: "FieldValueInvalid",
+        value: renderValue(obj.roleRef),
+        detail: "cannot change roleRef",
+      });
+    return errors;
+  };
+}
+
+/** minAvailable and maxUnavailable exclude each other; the disruption controller fills the status. */
+const podDisruptionBudgetStrategy: Strategy = {
+  prepareForCreate(obj) {
+    obj.status = { disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 };
+  },
+  validate(obj) {
+    const spec = isObj(obj.spec) ? obj.spec : {};
+    if (spec.minAvailable === undefined || spec.maxUnavailable === undefined) return [];
+    return [
+      {
+        field: "spec",
+        type: "FieldValueInvalid",
+        value: renderValue(spec),
+        detail: "minAvailable and maxUnavailable cannot be both set",
+      },
+    ];
+  },
+};
+
 const WORKLOAD = ["all"];
 
 /** The compiled-in kinds the emulator serves from the start. */
@@ -352,6 +403,12 @@ export function builtinResources(): ResourceType[] {
       schema: schemas.SECRET,
       fieldSelectors: ["type"],
       strategy: { prepareForCreate: secretData, prepareForUpdate: secretData },
+    }),
+    builtin({
+      kind: "ServiceAccount",
+      plural: "serviceaccounts",
+      shortNames: ["sa"],
+      schema: schemas.SERVICE_ACCOUNT,
     }),
     builtin({
       kind: "Event",
@@ -438,6 +495,39 @@ export function builtinResources(): ResourceType[] {
       plural: "leases",
       schema: schemas.LEASE,
       allowCreateOnUpdate: true,
+    }),
+    builtin({ group: RBAC_GROUP, kind: "Role", plural: "roles", schema: schemas.ROLE }),
+    builtin({
+      group: RBAC_GROUP,
+      kind: "ClusterRole",
+      plural: "clusterroles",
+      namespaced: false,
+      schema: schemas.CLUSTER_ROLE,
+    }),
+    builtin({
+      group: RBAC_GROUP,
+      kind: "RoleBinding",
+      plural: "rolebindings",
+      schema: schemas.ROLE_BINDING,
+      strategy: { validate: validateBinding(["Role", "ClusterRole"]) },
+    }),
+    builtin({
+      group: RBAC_GROUP,
+      kind: "ClusterRoleBinding",
+      plural: "clusterrolebindings",
+      namespaced: false,
+      schema: schemas.ROLE_BINDING,
+      strategy: { validate: validateBinding(["ClusterRole"]) },
+    }),
+    builtin({
+      group: "policy",
+      kind: "PodDisruptionBudget",
+      plural: "poddisruptionbudgets",
+      shortNames: ["pdb"],
+      schema: schemas.POD_DISRUPTION_BUDGET,
+      status: true,
+      generation: true,
+      strategy: podDisruptionBudgetStrategy,
     }),
     builtin({
       group: "apiextensions.k8s.io",
