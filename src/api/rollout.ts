@@ -246,7 +246,27 @@ const RolloutSpecFields = z.strictObject({
   webhooks: z.array(Webhook).optional(),
 });
 
-export const RolloutSpec = RolloutSpecFields.superRefine(checkProviderFits);
+export const RolloutSpec = RolloutSpecFields.superRefine(checkProviderFits).superRefine(checkStepProfiles);
+
+/**
+ * A step's `profiles` pick from `analysis.profiles`, where each has its args; a name that is not there
+ * would never be evaluated, and the step would wait for a verdict that never comes.
+ */
+function checkStepProfiles(spec: z.output<typeof RolloutSpecFields>, ctx: z.RefinementCtx): void {
+  const listed = spec.analysis.profiles.map((p) => p.name);
+  spec.strategy.canary?.steps.forEach((step, index) => {
+    for (const kind of ["analysis", "chaos"] as const) {
+      step[kind]?.profiles?.forEach((name, at) => {
+        if (listed.includes(name)) return;
+        ctx.addIssue({
+          code: "custom",
+          path: ["strategy", "canary", "steps", index, kind, "profiles", at],
+          message: `${name} is not one of analysis.profiles (${listed.join(", ")}); list it there, with its args`,
+        });
+      });
+    }
+  });
+}
 
 /** Checks that the chosen traffic API can do what the strategy asks of it. */
 function checkProviderFits(spec: z.output<typeof RolloutSpecFields>, ctx: z.RefinementCtx): void {

@@ -203,6 +203,18 @@ const invalid: [string, (doc: Any) => void, string, string][] = [
     "provider gateway cannot fault a dependency for the rollout's pods only; only istio can (sourceLabels), or use target: route",
   ],
   [
+    "chaos step judged by a profile the rollout does not list",
+    (d) => (d.spec.strategy.canary.steps[3].chaos.profiles = ["http-latency", "http-caller-errors"]),
+    "spec.strategy.canary.steps[3].chaos.profiles[1]",
+    "http-caller-errors is not one of analysis.profiles (http-latency); list it there, with its args",
+  ],
+  [
+    "analysis step judged by a profile the rollout does not list",
+    (d) => (d.spec.strategy.canary.steps[1].analysis = { profiles: ["http-availability"] }),
+    "spec.strategy.canary.steps[1].analysis.profiles[0]",
+    "http-availability is not one of analysis.profiles (http-latency); list it there, with its args",
+  ],
+  [
     "blue-green preview on a provider that cannot mirror",
     (d) => {
       d.spec.traffic.provider = "consul";
