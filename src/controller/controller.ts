@@ -135,7 +135,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       },
       onStoppedLeading: () => {
         logger.warn({ identity }, "lost the leadership; stopping work");
-        void stopWorkers();
+        void stopWorkers().then(() => options.metrics.forgetAllRollouts());
       },
     });
     elector.start();

@@ -77,15 +77,16 @@ export class Reconciler {
       return undefined;
     }
     const rollout = parsed.value;
+    const router = this.deps.routerFor(rollout);
+    const now = this.now();
+    // before anything can return early: a fault must go even while the target Deployment is missing
+    if (options.sweepFaults) await this.sweepFaults(raw, router, now, log);
     const state = this.workloads.read(rollout);
     if (!state) {
       const message = `waiting for Deployment ${rollout.spec.targetRef.name}`;
       await this.writeStatus(key, raw, { ...rollout.status, message });
       return IDLE_RESYNC_MS;
     }
-    const router = this.deps.routerFor(rollout);
-    const now = this.now();
-    if (options.sweepFaults) await this.sweepFaults(raw, router, now, log);
     const observations = await this.observe(rollout, state, router, now);
     const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();

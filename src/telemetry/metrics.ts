@@ -80,6 +80,14 @@ export class ControllerMetrics {
     }
   }
 
+  /** Drops every rollout's series: a replica that lost the leadership no longer knows their state. */
+  forgetAllRollouts(): void {
+    this.phase.reset();
+    this.weight.reset();
+    this.verdict.reset();
+    this.profiles.clear();
+  }
+
   /** Drops a deleted rollout's series so dashboards do not show it forever. */
   forgetRollout(namespace: string, rollout: string): void {
     const key = `${namespace}/${rollout}`;

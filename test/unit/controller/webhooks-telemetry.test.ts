@@ -103,4 +103,20 @@ describe("telemetry server", () => {
       await telemetry.close();
     }
   });
+
+  it("drops every rollout's series when the replica lost the leadership, and keeps its own", async () => {
+    const metrics = new ControllerMetrics();
+    for (const rollout of ["checkout", "cart"])
+      metrics.recordRollout("shop", rollout, {
+        phase: "Paused",
+        desired: 50,
+        applied: 50,
+        verdicts: [{ profile: "http-latency", verdict: "Inconclusive" }],
+      });
+    metrics.apiRequests.inc({ verb: "GET", code: "200" });
+    metrics.forgetAllRollouts();
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/rollout="/);
+    expect(text).toContain('stepwise_kube_api_requests_total{verb="GET",code="200"} 1');
+  });
 });
