@@ -90,6 +90,7 @@ export type Status = {
   stableRevision?: string;
   revision?: string;
   pauseReason?: string;
+  message?: string;
   weights?: { desired?: number; applied?: number; observed?: number };
   analysis?: { profile: string; verdict: string; canary?: { total: number }; baseline?: { total: number } }[];
   fault?: { target: string; host?: string; expiresAt: string };

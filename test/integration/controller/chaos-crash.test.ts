@@ -2,7 +2,7 @@
  * The controller is killed (SIGKILL) during chaos steps and started again only after the faults expired
  * (issue #9). Whatever the status says, the restarted controller removes them as it starts (its first
  * resync), and each rollout goes on as the engine decides: the healthy ones pass the gate and wait at the
- * next one, the one that went bad meanwhile is rolled back.
+ * next one, the one that went bad meanwhile is rolled back, the one whose Deployment was deleted waits for it.
  */
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,12 +31,16 @@ const chaosSteps = (chaos: Record<string, unknown>) => [
   { chaos: { fault, duration: "4s", ...chaos } },
   { pause: {} },
 ];
-/** name -> its chaos step's target; `lost` has its status forget the fault while the controller is down. */
+/**
+ * name -> its chaos step's target. While the controller is down, `lost` has its status forget the fault,
+ * `regressed` turns bad and `orphaned` loses its target Deployment.
+ */
 const ROLLOUTS = {
   dependency: { target: "dependency", host: "payments" },
   route: { target: "route" },
   lost: { target: "dependency", host: "ledger" },
   regressed: { target: "route" },
+  orphaned: { target: "route" },
 } as const;
 type Name = keyof typeof ROLLOUTS;
 
@@ -122,6 +126,7 @@ describe("a controller crash during chaos steps", () => {
     expect(await faultsInCluster()).toEqual([
       "created dependency-fault-payments",
       "created lost-fault-ledger",
+      "route orphaned/primary",
       "route regressed/primary",
       "route route/primary",
     ]);
@@ -132,11 +137,17 @@ describe("a controller crash during chaos steps", () => {
         status: { fault: null },
       },
     );
-    // `regressed` turns bad while nobody watches.
+    // `regressed` turns bad while nobody watches, and `orphaned`'s Deployment is deleted.
     metrics.set(NS, "regressed", 2_000, 0.4);
+    await cluster.client.delete({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: NS,
+      name: "orphaned",
+    });
     expect((await statusOf(cluster.client, NS, "lost")).fault).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, Math.max(...expiries) - Date.now() + 500));
-    expect((await faultsInCluster()).length).toBe(4);
+    expect((await faultsInCluster()).length).toBe(5);
 
     await startController();
     // The default resync is 60 s; the faults go well within it, with the sweep as the controller starts.
@@ -163,6 +174,13 @@ describe("a controller crash during chaos steps", () => {
       "the rollback",
     );
     expect(regressed.weights).toMatchObject({ desired: 0, applied: 0 });
+    await waitForStatus(
+      cluster.client,
+      NS,
+      "orphaned",
+      (s) => s.message === "waiting for Deployment orphaned",
+      "waiting for its Deployment",
+    );
     const routes: KubeObject[] = await cluster.client.list(ISTIO, "VirtualService", NS);
     expect(routes.map((vs) => vs.metadata.name).sort()).toEqual([...names].sort());
   });
