@@ -8,7 +8,7 @@ import { setMaxListeners } from "node:events";
 import http, { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Random, seededRandom } from "../../analysis/random.ts";
-import { reportedServiceMs, SERVICE_TIME_HEADER, SOURCE_HEADER } from "../mesh/headers.ts";
+import { SERVICE_TIME_HEADER, SOURCE_HEADER, serviceTimeOf } from "../mesh/headers.ts";
 import { closeServer, httpCall, listen, readAll } from "../mesh/http.ts";
 import { type Behaviour, plan } from "./behaviour.ts";
 
@@ -93,8 +93,7 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
         signal: stopping.signal,
         timeoutMs,
       });
-      const serviceMs = reportedServiceMs(answer.headers) ?? performance.now() - sent;
-      return { ok: answer.status < 500, serviceMs };
+      return { ok: answer.status < 500, serviceMs: serviceTimeOf(answer.headers, sent) };
     } catch (error) {
       if (stopping.signal.aborted) throw error;
       return { ok: false, serviceMs: Math.min(performance.now() - sent, timeoutMs) };
@@ -113,9 +112,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     let degraded = false;
     let serviceMs = step.delayMs;
     if (step.kind === "call-dependency") {
-      const call = await callDependency();
-      const ok = call.ok;
-      serviceMs += call.serviceMs;
+      const { ok, serviceMs: dependencyMs } = await callDependency();
+      serviceMs += dependencyMs;
       degraded = !ok && step.fallback;
       status = ok || step.fallback ? 200 : 500;
       if (degraded) headers[DEGRADED_HEADER] = "true";

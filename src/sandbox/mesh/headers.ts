@@ -17,12 +17,14 @@ export const SOURCE_HEADER = "x-sandbox-source-workload";
  */
 export const SERVICE_TIME_HEADER = "x-sandbox-service-ms";
 
-/** The service time an answer reports, or undefined when it has none (a server outside the simulation). */
-export function reportedServiceMs(headers: IncomingHttpHeaders): number | undefined {
+/**
+ * How long an answer took: the service time it reports, or by the clock since `sentAt` (performance.now())
+ * when it reports none (a server outside the simulation).
+ */
+export function serviceTimeOf(headers: IncomingHttpHeaders, sentAt: number): number {
   const value = Number(headers[SERVICE_TIME_HEADER]);
-  return headers[SERVICE_TIME_HEADER] !== undefined && Number.isFinite(value) && value >= 0
-    ? value
-    : undefined;
+  const reported = headers[SERVICE_TIME_HEADER] !== undefined && Number.isFinite(value) && value >= 0;
+  return reported ? value : performance.now() - sentAt;
 }
 
 /** Connection-level headers a proxy does not forward (RFC 9110 section 7.6.1). */

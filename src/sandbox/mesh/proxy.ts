@@ -20,9 +20,9 @@ import { type Decision, decide } from "./choose.ts";
 import {
   flattenHeaders,
   forwardHeaders,
-  reportedServiceMs,
   SERVICE_TIME_HEADER,
   SOURCE_HEADER,
+  serviceTimeOf,
 } from "./headers.ts";
 import { parseServiceHost, type ServiceName } from "./hosts.ts";
 import { type HttpResponse, httpCall, readAll } from "./http.ts";
@@ -223,7 +223,7 @@ export class MeshProxy {
           const headers: OutgoingHttpHeaders = {};
           for (const [name, value] of Object.entries(answer.headers))
             if (value !== undefined && !RESPONSE_HOP_BY_HOP.has(name)) headers[name] = value;
-          const upstreamMs = reportedServiceMs(answer.headers) ?? performance.now() - sent;
+          const upstreamMs = serviceTimeOf(answer.headers, sent);
           return {
             service: target,
             destination: endpoint,
@@ -271,7 +271,7 @@ export class MeshProxy {
     const started = performance.now();
     this.forward(endpoint, request, ops, authority, this.stopping.signal).then(
       (answer) => {
-        const upstreamMs = reportedServiceMs(answer.headers) ?? performance.now() - started;
+        const upstreamMs = serviceTimeOf(answer.headers, started);
         this.record({
           source: request.source,
           service: serviceOf(backend),
