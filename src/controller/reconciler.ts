@@ -1,10 +1,11 @@
 import { isDeepStrictEqual } from "node:util";
 import { readCommand } from "../api/commands.ts";
 import { parseRollout, type Rollout, type RolloutStatus } from "../api/rollout.ts";
-import { decide } from "../engine/decide.ts";
+import { CONDITION, conditionOf, withCondition } from "../engine/conditions.ts";
+import { decide, WEIGHT_NOT_EXPRESSIBLE, withRouteBlocked } from "../engine/decide.ts";
 import { observedShare } from "../engine/observed-share.ts";
 import { scheduleOpen } from "../engine/schedule.ts";
-import type { Effect, GatingWebhook, Observations, ProfileVerdict, WebhookType } from "../engine/types.ts";
+import type { Effect, Observations, ProfileVerdict } from "../engine/types.ts";
 import { type KubeClient, KubeConflictError, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { TrafficRouter } from "../routers/types.ts";
@@ -36,6 +37,8 @@ export interface ReconcilerDeps {
 
 const RETRY_MS = 2_000;
 const IDLE_RESYNC_MS = 60_000;
+/** After a status-write conflict: wait this long, doubling per conflict in a row, up to the maximum. */
+const CONFLICT_BACKOFF_MS = { first: 500, max: 30_000 };
 const ROLLOUT_TYPE = { apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout" } as const;
 
 /**
@@ -45,9 +48,15 @@ const ROLLOUT_TYPE = { apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout" } as
  */
 export class Reconciler {
   private readonly workloads: Workloads;
-  private readonly webhookAnswers = new Map<string, "approved" | "rejected">();
-  /** Our last status write per rollout, until the informer has caught up with it. */
-  private readonly written = new Map<string, { basedOn: string | undefined; object: KubeObject }>();
+  /** Per rollout key: gating webhooks' answers by gate key (engine/webhook-gate.ts). */
+  private readonly webhookAnswers = new Map<string, Record<string, "approved" | "rejected">>();
+  /**
+   * Per rollout key: the newest Rollout this process knows to be current, from its own status write or a
+   * read from the API server. Effects are decided only from an object at least as new (see current()).
+   */
+  private readonly known = new Map<string, Known>();
+  /** Per rollout key: status-write conflicts in a row, for the backoff. */
+  private readonly conflicts = new Map<string, number>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -62,20 +71,14 @@ export class Reconciler {
    */
   async reconcile(key: string, options: { sweepFaults?: boolean } = {}): Promise<number | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
-    const raw = this.current(key, namespace, name);
+    const raw = await this.current(key, namespace, name);
     if (!raw) {
-      this.deps.metrics.forgetRollout(namespace, name);
-      this.deps.analysis.forget(namespace, name);
-      this.written.delete(key);
+      this.forget(key);
       return undefined;
     }
     const parsed = parseRollout(raw);
     const log = this.deps.logger.child({ namespace, rollout: name });
-    if (!parsed.ok) {
-      const message = `invalid spec: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`;
-      await this.writeStatus(key, raw, { ...(raw.status as RolloutStatus), phase: "Failed", message });
-      return undefined;
-    }
+    if (!parsed.ok) return this.holdInvalid(key, raw, parsed.errors);
     const rollout = parsed.value;
     const router = this.deps.routerFor(rollout);
     const now = this.now();
@@ -90,9 +93,19 @@ export class Reconciler {
     const observations = await this.observe(rollout, state, router, now);
     const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();
+    // Webhooks and events are told the status this tick leads to, not the one it started from.
+    const next = { ...rollout, status: decision.status };
+    let notExpressible: Error | undefined;
     try {
       for (const effect of decision.effects) {
-        await this.carryOut(effect, rollout, state, router, log);
+        try {
+          await this.carryOut(effect, next, state, router, log);
+        } catch (error) {
+          // A weight the route cannot express holds the rollout (RouteReady=False); the other effects
+          // of the tick still happen and the status is written.
+          if (effect.type !== "setWeight" || !isWeightNotExpressible(error)) throw error;
+          notExpressible = error;
+        }
         const seconds = Number(process.hrtime.bigint() - decided) / 1e9;
         if (effect.type !== "event")
           this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
@@ -102,7 +115,8 @@ export class Reconciler {
       await this.deps.events.record(raw, "EffectFailed", errorText(error), true).catch(() => {});
       return RETRY_MS;
     }
-    const status = { ...decision.status, observedGeneration: raw.metadata.generation };
+    let status: RolloutStatus = { ...decision.status, observedGeneration: raw.metadata.generation };
+    if (notExpressible) status = await this.routeBlocked(raw, status, notExpressible.message, now);
     if (status.phase && status.phase !== rollout.status?.phase) {
       this.deps.metrics.transitions.inc({ namespace, rollout: name, phase: status.phase });
     }
@@ -112,8 +126,61 @@ export class Reconciler {
       applied: status.weights?.applied,
       verdicts: status.analysis ?? [],
     });
-    if (!(await this.writeStatus(key, raw, status))) return 0;
+    const conflictWait = await this.writeStatus(key, raw, status);
+    if (conflictWait !== undefined) return conflictWait;
+    if (notExpressible) return rollout.spec.analysis.interval;
     return decision.requeueAfterMs ?? IDLE_RESYNC_MS;
+  }
+
+  /** Drops everything kept about a rollout: it is gone, or was re-created under the same name. */
+  forget(key: string): void {
+    const [namespace, name] = key.split("/") as [string, string];
+    this.deps.metrics.forgetRollout(namespace, name);
+    this.deps.analysis.forget(namespace, name);
+    this.known.delete(key);
+    this.conflicts.delete(key);
+    this.webhookAnswers.delete(key);
+  }
+
+  /**
+   * An invalid spec (new or edited) holds the rollout where it is: no effect, so traffic stays at the
+   * last valid weight. SpecValid=False names the fields; the rollout goes on once the spec is fixed.
+   */
+  private async holdInvalid(
+    key: string,
+    raw: KubeObject,
+    errors: readonly { path: string; message: string }[],
+  ): Promise<number> {
+    const message = `invalid spec: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`;
+    const stored = (raw.status ?? {}) as RolloutStatus;
+    const now = this.now();
+    const status: RolloutStatus = {
+      ...stored,
+      message,
+      conditions: withCondition(
+        withCondition(stored.conditions, CONDITION.SpecValid, false, "InvalidSpec", message, now),
+        CONDITION.Ready,
+        false,
+        "InvalidSpec",
+        message,
+        now,
+      ),
+    };
+    if (conditionOf(stored, CONDITION.SpecValid)?.message !== message)
+      await this.deps.events.record(raw, "InvalidSpec", message, true).catch(() => {});
+    return (await this.writeStatus(key, raw, status)) ?? IDLE_RESYNC_MS;
+  }
+
+  /** The route cannot take the desired weight: RouteReady=False says why, once as a Warning Event too. */
+  private async routeBlocked(
+    raw: KubeObject,
+    status: RolloutStatus,
+    message: string,
+    now: Date,
+  ): Promise<RolloutStatus> {
+    if (conditionOf(raw.status as RolloutStatus, CONDITION.RouteReady)?.message !== message)
+      await this.deps.events.record(raw, WEIGHT_NOT_EXPRESSIBLE, message, true).catch(() => {});
+    return withRouteBlocked(status, message, now);
   }
 
   private async sweepFaults(raw: KubeObject, router: TrafficRouter, now: Date, log: Logger): Promise<void> {
@@ -127,13 +194,38 @@ export class Reconciler {
     }
   }
 
-  /** The informer's object, or our own newer write when the informer has not seen it yet. */
-  private current(key: string, namespace: string, name: string): KubeObject | undefined {
+  /**
+   * The Rollout to decide from: never older than what this process last wrote or read.
+   * - The informer's object when it is the one we know (it has caught up with our write).
+   * - Our own write when the informer still shows the version that write was based on.
+   * - Otherwise the informer shows something we cannot place (someone else wrote, or the cache is stale
+   *   after an outage): read it from the API server.
+   * A re-created Rollout (another uid) starts with nothing kept about the old one.
+   */
+  private async current(key: string, namespace: string, name: string): Promise<KubeObject | undefined> {
     const cached = this.deps.rollouts.get(namespace, name);
-    const written = this.written.get(key);
-    if (cached && written && cached.metadata.resourceVersion === written.basedOn) return written.object;
-    this.written.delete(key);
+    const known = this.known.get(key);
+    if (!cached) return undefined;
+    if (known && known.object.metadata.uid !== cached.metadata.uid) this.forget(key);
+    else if (known) {
+      const version = cached.metadata.resourceVersion;
+      if (version === known.object.metadata.resourceVersion) return cached;
+      if (version === known.basedOn) return known.object;
+      return this.read(key, namespace, name);
+    }
     return cached;
+  }
+
+  /** Reads the Rollout from the API server and remembers it as the newest known. */
+  private async read(key: string, namespace: string, name: string): Promise<KubeObject | undefined> {
+    try {
+      const object = await this.deps.client.get({ ...ROLLOUT_TYPE, namespace, name });
+      this.known.set(key, { object });
+      return object;
+    } catch (error) {
+      if (!(error instanceof KubeNotFoundError)) throw error;
+      return undefined;
+    }
   }
 
   private async observe(
@@ -175,17 +267,8 @@ export class Reconciler {
     };
   }
 
-  private answerKey(rollout: Rollout, type: string): string {
-    return `${rollout.metadata.namespace}/${rollout.metadata.name}/${rollout.status?.revision ?? ""}/${type}`;
-  }
-
   private answersFor(rollout: Rollout): Observations["webhooks"] {
-    const answers: Observations["webhooks"] = {};
-    for (const type of ["pre-rollout", "confirm-promotion"] as GatingWebhook[]) {
-      const answer = this.webhookAnswers.get(this.answerKey(rollout, type));
-      if (answer) answers[type] = answer;
-    }
-    return answers;
+    return { ...this.webhookAnswers.get(keyOf(rollout)) };
   }
 
   private async carryOut(
@@ -231,7 +314,7 @@ export class Reconciler {
         await router.clearFault();
         return;
       case "callWebhook":
-        return this.webhook(effect.webhook, rollout, log);
+        return this.webhook(effect, rollout, log);
       case "event":
         await this.deps.events
           .record(
@@ -246,21 +329,39 @@ export class Reconciler {
     }
   }
 
-  /** Gating webhooks' answers feed the next tick; the others are notifications whose failure is logged. */
-  private async webhook(type: WebhookType, rollout: Rollout, log: Logger): Promise<void> {
+  /**
+   * Gating webhooks' answers feed the next tick, filed under the gate they answer (all hooks of the type
+   * must approve); the others are notifications whose failure is logged.
+   */
+  private async webhook(
+    effect: Extract<Effect, { type: "callWebhook" }>,
+    rollout: Rollout,
+    log: Logger,
+  ): Promise<void> {
+    const { webhook: type, gate } = effect;
     const payload = webhookPayload(type, rollout);
+    let approvedAll = true;
     for (const hook of rollout.spec.webhooks?.filter((h) => h.type === type) ?? []) {
       const { approved, detail } = await callWebhook(hook, payload);
-      if (type === "pre-rollout" || type === "confirm-promotion") {
-        this.webhookAnswers.set(this.answerKey(rollout, type), approved ? "approved" : "rejected");
-      }
+      approvedAll &&= approved;
       if (!approved) log.warn({ webhook: hook.name ?? hook.url, detail }, `${type} webhook did not approve`);
     }
+    if (gate === undefined) return;
+    const key = keyOf(rollout);
+    // answers of older gates are never asked for again
+    this.webhookAnswers.set(key, { [gate]: approvedAll ? "approved" : "rejected" });
   }
 
-  /** Writes the status if it changed, conditional on the version read; false on a conflict (look again). */
-  private async writeStatus(key: string, raw: KubeObject, status: RolloutStatus): Promise<boolean> {
-    if (isDeepStrictEqual(stripUndefined(status), stripUndefined(raw.status ?? {}))) return true;
+  /**
+   * Writes the status if it changed, conditional on the version read. Undefined when written (or nothing
+   * to write); on a conflict, re-reads the Rollout and returns how long to wait before the next tick.
+   */
+  private async writeStatus(
+    key: string,
+    raw: KubeObject,
+    status: RolloutStatus,
+  ): Promise<number | undefined> {
+    if (isDeepStrictEqual(stripUndefined(status), stripUndefined(raw.status ?? {}))) return undefined;
     try {
       const object = await this.deps.client.mergePatchStatus(
         { ...ROLLOUT_TYPE, namespace: raw.metadata.namespace, name: raw.metadata.name },
@@ -272,13 +373,35 @@ export class Reconciler {
           ),
         },
       );
-      this.written.set(key, { basedOn: raw.metadata.resourceVersion, object });
-      return true;
+      this.known.set(key, { basedOn: raw.metadata.resourceVersion, object });
+      this.conflicts.delete(key);
+      return undefined;
     } catch (error) {
-      if (error instanceof KubeConflictError || error instanceof KubeNotFoundError) return false;
-      throw error;
+      if (!(error instanceof KubeConflictError || error instanceof KubeNotFoundError)) throw error;
+      // The object changed since it was read (or the cache was stale): read it again, and wait a while
+      // so that a write path never spins.
+      const [namespace, name] = key.split("/") as [string, string];
+      await this.read(key, namespace, name);
+      const conflicts = (this.conflicts.get(key) ?? 0) + 1;
+      this.conflicts.set(key, conflicts);
+      return Math.min(CONFLICT_BACKOFF_MS.max, CONFLICT_BACKOFF_MS.first * 2 ** (conflicts - 1));
     }
   }
+}
+
+interface Known {
+  object: KubeObject;
+  /** For our own write: the resourceVersion of the object it was based on. */
+  basedOn?: string;
+}
+
+function keyOf(rollout: Rollout): string {
+  return `${rollout.metadata.namespace}/${rollout.metadata.name}`;
+}
+
+/** The router's typed error for a share the route object cannot express (src/routers/errors.ts). */
+function isWeightNotExpressible(error: unknown): error is Error {
+  return error instanceof Error && error.name === "WeightNotExpressibleError";
 }
 
 function stripUndefined<T>(value: T): T {

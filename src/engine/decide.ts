@@ -1,6 +1,9 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
+import { CONDITION, isFalse, withCondition } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
-import type { Command, Decision, Effect, Observations, ProfileVerdict } from "./types.ts";
+import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";
+import type { Command, Decision, Effect, GatingWebhook, Observations, ProfileVerdict } from "./types.ts";
+import { gateOutcome } from "./webhook-gate.ts";
 
 export interface EngineInput {
   spec: RolloutSpec;
@@ -14,7 +17,27 @@ type AnalysisStep = Extract<PlanStep, { kind: "analysis" }>;
 const FINAL_GATE: AnalysisStep = { kind: "analysis" };
 
 const TERMINAL: readonly Phase[] = ["Succeeded", "RolledBack", "Failed"];
-const ACTIVE: readonly Phase[] = ["Progressing", "Paused"];
+const RELEASING: readonly Phase[] = ["Initializing", "Progressing", "Promoting", "RollingBack"];
+/** The reason the reconciler gives RouteReady=False when the route cannot express a weight. */
+export const WEIGHT_NOT_EXPRESSIBLE = "WeightNotExpressible";
+
+/**
+ * The status after the route refused the desired weight as not expressible: RouteReady (and Ready) False
+ * with the router's reason. The engine then holds the rollout where it is instead of running into the
+ * progress deadline, and lets RouteReady turn True again once a weight is applied.
+ */
+export function withRouteBlocked(status: RolloutStatus, message: string, now: Date): RolloutStatus {
+  let conditions = withCondition(
+    status.conditions,
+    CONDITION.RouteReady,
+    false,
+    WEIGHT_NOT_EXPRESSIBLE,
+    message,
+    now,
+  );
+  conditions = withCondition(conditions, CONDITION.Ready, false, WEIGHT_NOT_EXPRESSIBLE, message, now);
+  return { ...status, message: `holding: ${message}`, conditions };
+}
 
 export function isTerminal(phase: Phase | undefined): boolean {
   return phase !== undefined && TERMINAL.includes(phase);
@@ -62,8 +85,43 @@ class Tick {
     if (this.obs.appliedWeight !== undefined) this.status.weights.applied = this.obs.appliedWeight;
     if (this.obs.observedWeight !== undefined) this.status.weights.observed = this.obs.observedWeight;
     else delete this.status.weights.observed;
-    const requeueAfterMs = this.requeue.length ? Math.max(0, Math.min(...this.requeue)) : undefined;
+    this.setConditions();
+    const requeueAfterMs = this.requeue.length ? Math.max(1, Math.min(...this.requeue)) : undefined;
     return { status: this.status, effects: this.effects, requeueAfterMs };
+  }
+
+  /** The engine runs only on a valid spec; RouteReady turns True again once the weight is applied. */
+  private setConditions(): void {
+    const set = (
+      type: Parameters<typeof withCondition>[1],
+      value: boolean,
+      reason: string,
+      message: string,
+    ) => {
+      this.status.conditions = withCondition(this.status.conditions, type, value, reason, message, this.now);
+    };
+    set(CONDITION.SpecValid, true, "Valid", "the spec is valid");
+    if (this.weightApplied())
+      set(CONDITION.RouteReady, true, "WeightApplied", "the route carries the desired weights");
+    else if (!this.routeBlocked())
+      set(CONDITION.RouteReady, true, "WeightPending", "the route is being set to the desired weights");
+    const releasing = RELEASING.includes(this.phase);
+    set(CONDITION.Progressing, releasing, this.phase, this.status.message ?? this.phase);
+    const ready = this.phase !== "Failed" && !this.routeBlocked();
+    set(
+      CONDITION.Ready,
+      ready,
+      ready ? "Ready" : this.phase === "Failed" ? "Failed" : WEIGHT_NOT_EXPRESSIBLE,
+      ready ? "nothing keeps the rollout from going on" : (this.status.message ?? this.phase),
+    );
+  }
+
+  /** The route said it cannot express the desired weight (the reconciler set RouteReady=False). */
+  private routeBlocked(): boolean {
+    return (
+      isFalse(this.status, CONDITION.RouteReady) &&
+      this.status.conditions?.find((c) => c.type === CONDITION.RouteReady)?.reason === WEIGHT_NOT_EXPRESSIBLE
+    );
   }
 
   // --- helpers --------------------------------------------------------------------------------------
@@ -84,22 +142,33 @@ class Tick {
     this.effects.push({ type: "event", reason, message, ...(warning ? { warning } : {}) });
   }
 
-  private transition(phase: Phase, message: string, reason: string = phase, warning = false): void {
+  /** Moves to the phase the transition table gives for `event`; the event's name is the Event reason. */
+  private go(event: EngineEvent, message: string, warning = false): void {
+    const phase = nextPhase(this.status.phase, event);
     this.status.phase = phase;
     this.status.message = message;
     if (phase !== "Paused") delete this.status.pauseReason;
-    this.event(reason, message, warning);
-    this.webhook("event");
+    this.event(event, message, warning);
+    this.notify("event");
   }
 
-  private webhook(type: NonNullable<RolloutSpec["webhooks"]>[number]["type"]): void {
+  /** Notification webhooks: called, never waited for. */
+  private notify(type: "event" | "post-rollout" | "rollback"): void {
     if (this.spec.webhooks?.some((hook) => hook.type === type))
       this.effects.push({ type: "callWebhook", webhook: type });
   }
 
+  /** A gating webhook for the gate this tick is at: asks it when it has not approved yet. */
+  private gate(type: GatingWebhook): "open" | "rejected" | "waiting" {
+    const outcome = gateOutcome(this.spec, this.status, this.obs.webhooks, type);
+    if (typeof outcome === "string") return outcome;
+    this.effects.push({ type: "callWebhook", webhook: type, gate: outcome.ask });
+    return "waiting";
+  }
+
   private setDesiredWeight(weight: number): void {
     this.status.weights = { ...this.status.weights, desired: weight };
-    if (this.appliedWeight !== weight) this.writeWeight(weight);
+    if (!this.isApplied(weight)) this.writeWeight(weight);
   }
 
   private writeWeight(weight: number): void {
@@ -107,8 +176,14 @@ class Tick {
     this.appliedWeight = undefined;
   }
 
+  /** The route shows the desired share, to within its rounding unit. */
   private weightApplied(): boolean {
-    return this.appliedWeight === (this.status.weights?.desired ?? 0);
+    return this.isApplied(this.status.weights?.desired ?? 0);
+  }
+
+  private isApplied(weight: number): boolean {
+    if (this.appliedWeight === undefined) return false;
+    return Math.abs(this.appliedWeight - weight) <= (this.obs.weightUnit ?? 0) + 1e-9;
   }
 
   private wakeIn(ms: number): void {
@@ -133,12 +208,15 @@ class Tick {
     const limit = this.spec.progressDeadlineSeconds * 1000;
     if (!["Initializing", "Progressing", "Promoting"].includes(this.phase)) return;
     if (this.phase === "Progressing" && !this.waitingOnCluster()) return;
+    // A route that cannot take the weight holds the rollout for a person (RouteReady says why): the
+    // canary is not at fault, so this is no reason to roll it back.
+    if (this.routeBlocked()) return;
     const left = limit - this.elapsedInStep();
     if (left > 0) return this.wakeIn(left);
     const message = `no progress within ${this.spec.progressDeadlineSeconds}s: ${this.status.message ?? this.phase}`;
     if (this.phase === "Promoting") {
       // The old primary is already being replaced; the canary still serves, so traffic stays where it is.
-      this.transition("Failed", message, "ProgressDeadlineExceeded", true);
+      this.go("PromotionStalled", message, true);
     } else this.rollBack(message, "ProgressDeadlineExceeded");
   }
 
@@ -156,14 +234,21 @@ class Tick {
     if (target === this.status.revision) return false;
     if (target === this.status.stableRevision) {
       this.status.revision = target;
-      if (this.phase === "Idle" || isTerminal(this.phase)) return false;
+      if (this.phase === "Idle" || this.phase === "RollingBack" || isTerminal(this.phase)) return false;
       this.rollBack(`the target was set back to the stable revision ${target}`, "RevertedToStable");
       return true;
     }
+    if (this.phase === "Promoting" && this.obs.primary.revision === this.status.revision) {
+      // The primary's pod template already is the promoted revision: that revision is the stable one now,
+      // and what a rollback of the next one must restore.
+      this.status.stableRevision = this.status.revision;
+    }
+    // Nothing the old revision set may reach the new one's pods before its own checks ran.
+    this.clearRouting();
     this.status.revision = target;
     this.status.startedAt = this.nowIso;
     this.status.analysis = [];
-    this.startPhaseStep("Initializing", `new revision ${target}: starting the canary`, "NewRevision");
+    this.startPhaseStep("NewRevision", `new revision ${target}: starting the canary`);
     this.initialize();
     return true;
   }
@@ -171,9 +256,9 @@ class Tick {
   /** The first time a Rollout is seen: the target's revision becomes the stable primary, without analysis. */
   private bootstrap(): boolean {
     const target = this.obs.targetRevision;
-    if (this.status.phase === undefined) {
+    if (this.status.phase !== "Initializing") {
       this.status.revision = target;
-      this.startPhaseStep("Initializing", `making ${target} the stable primary`, "Bootstrap");
+      this.startPhaseStep("Bootstrap", `making ${target} the stable primary`);
     }
     this.effects.push({ type: "promotePrimary", revision: this.status.revision ?? target });
     this.effects.push({ type: "scaleCanary", up: false });
@@ -184,19 +269,15 @@ class Tick {
       this.weightApplied()
     ) {
       this.status.stableRevision = this.status.revision;
-      this.transition(
-        "Idle",
-        `stable revision ${this.status.revision} is serving all traffic`,
-        "Initialized",
-      );
+      this.go("Initialized", `stable revision ${this.status.revision} is serving all traffic`);
     }
     return true;
   }
 
-  private startPhaseStep(phase: Phase, message: string, reason: string): void {
+  private startPhaseStep(event: "Bootstrap" | "NewRevision" | "Retry", message: string): void {
     this.status.step = 0;
     this.status.stepStartedAt = this.nowIso;
-    this.transition(phase, message, reason);
+    this.go(event, message);
   }
 
   // --- commands ----------------------------------------------------------------------------------------
@@ -209,35 +290,34 @@ class Tick {
     if (!applied) this.event("CommandIgnored", `${command.type} does nothing while ${this.phase}`);
   }
 
+  /** Carries out a command the phase accepts (transitions.ts: COMMAND_PHASES); false when it does not. */
   private applyCommand(command: Command): boolean {
-    const active = ACTIVE.includes(this.phase);
+    if (!commandAllowed(command.type, this.phase)) return false;
     switch (command.type) {
       case "pause":
-        if (this.phase !== "Progressing") return false;
         this.pause("paused by user");
         return true;
-      case "resume":
-        if (this.phase !== "Paused") return false;
-        if (this.plan[this.status.step ?? 0]?.kind === "pause")
+      case "resume": {
+        // Only a manual gate waits for a person; a timed pause runs its full time (promote skips it).
+        const step = this.plan[this.status.step ?? 0];
+        if (step?.kind === "pause" && step.durationMs === undefined)
           this.nextStep("resumed past the gate by user");
-        else this.transition("Progressing", "resumed by user", "Resumed");
+        else this.go("Resumed", "resumed by user");
         return true;
+      }
       case "promote":
-        if (!active) return false;
         if (command.full || (this.status.step ?? 0) >= this.plan.length) this.promote("promoted by user");
         else this.nextStep("promoted to the next step by user");
         return true;
       case "abort":
-        if (!active && this.phase !== "Initializing") return false;
         this.rollBack("aborted by user", "Aborted");
         return true;
       case "retry":
-        if (!isTerminal(this.phase) || this.status.revision === this.status.stableRevision) return false;
+        if (this.status.revision === this.status.stableRevision) return false;
         this.status.analysis = [];
-        this.startPhaseStep("Initializing", `retrying revision ${this.status.revision}`, "Retry");
+        this.startPhaseStep("Retry", `retrying revision ${this.status.revision}`);
         return true;
       case "set-weight":
-        if (!active) return false;
         this.setDesiredWeight(command.weight);
         this.pause(`weight set to ${command.weight}% by user`);
         return true;
@@ -246,7 +326,7 @@ class Tick {
 
   private pause(reason: string): void {
     this.status.pauseReason = reason;
-    this.transition("Paused", reason);
+    this.go("Paused", reason);
   }
 
   // --- phases -----------------------------------------------------------------------------------------
@@ -270,12 +350,9 @@ class Tick {
   private initialize(): void {
     this.effects.push({ type: "scaleCanary", up: true });
     this.setDesiredWeight(0);
-    const hookConfigured = this.spec.webhooks?.some((hook) => hook.type === "pre-rollout");
-    const answer = this.obs.webhooks["pre-rollout"];
-    if (hookConfigured && answer === "rejected")
-      return this.rollBack("the pre-rollout webhook rejected it", "WebhookRejected");
-    if (hookConfigured && answer !== "approved") {
-      this.webhook("pre-rollout");
+    const gate = this.gate("pre-rollout");
+    if (gate === "rejected") return this.rollBack("the pre-rollout webhook rejected it", "WebhookRejected");
+    if (gate === "waiting") {
       this.status.message = "waiting for the pre-rollout webhook";
       return this.wakeIn(this.spec.analysis.interval);
     }
@@ -328,7 +405,7 @@ class Tick {
     const step = this.plan[this.status.step ?? 0];
     const settingWeight =
       step?.kind === "setWeight" && step.weight === desired && this.phase === "Progressing";
-    if (this.appliedWeight === undefined || this.appliedWeight === desired || settingWeight) return;
+    if (this.appliedWeight === undefined || this.isApplied(desired) || settingWeight) return;
     this.event(
       "TrafficDrift",
       `route shows ${this.appliedWeight}% on the canary, expected ${desired}%; re-applying`,
@@ -428,7 +505,7 @@ class Tick {
       };
     }
     const what = step ? `step ${index + 1}/${this.plan.length}: ${describeStep(step)}` : "all steps done";
-    this.transition("Progressing", `${message}; ${what}`, "StepStarted");
+    this.go("StepStarted", `${message}; ${what}`);
     if (step) this.runStep(step);
     else this.awaitPromotion();
   }
@@ -439,9 +516,7 @@ class Tick {
    */
   private awaitPromotion(): void {
     if (!this.runAnalysis(FINAL_GATE, this.elapsedInStep())) return;
-    const hookConfigured = this.spec.webhooks?.some((hook) => hook.type === "confirm-promotion");
-    if (hookConfigured && this.obs.webhooks["confirm-promotion"] !== "approved") {
-      this.webhook("confirm-promotion");
+    if (this.gate("confirm-promotion") !== "open") {
       this.status.message = "waiting for the confirm-promotion webhook to approve";
       return this.wakeIn(this.spec.analysis.interval);
     }
@@ -450,7 +525,7 @@ class Tick {
 
   private promote(message: string): void {
     this.status.stepStartedAt = this.nowIso;
-    this.transition("Promoting", `${message}: promoting ${this.status.revision} to primary`, "Promoting");
+    this.go("Promoting", `${message}: promoting ${this.status.revision} to primary`);
     this.promoting();
   }
 
@@ -473,16 +548,37 @@ class Tick {
     this.finish("Succeeded", `${revision} promoted: the primary serves all traffic`, "post-rollout");
   }
 
-  private rollBack(message: string, reason: string): void {
+  private rollBack(
+    message: string,
+    event: "AnalysisFailed" | "WebhookRejected" | "Aborted" | "RevertedToStable" | "ProgressDeadlineExceeded",
+  ): void {
     this.status.stepStartedAt = this.nowIso;
-    this.transition("RollingBack", message, reason, true);
+    this.go(event, message, true);
     this.rollingBack();
   }
 
+  /**
+   * RolledBack means the stable version serves: the primary runs exactly stableRevision, is ready and
+   * takes all traffic. A primary already switched to the new revision (a revert during Promoting) is
+   * restored first, from the target, which then holds the stable template again; until it runs the
+   * stable revision, traffic stays where it is.
+   */
   private rollingBack(): void {
     this.clearRouting();
+    const stable = this.status.stableRevision!;
+    if (this.obs.primary.revision !== stable) {
+      if (this.obs.targetRevision !== stable) {
+        return this.go(
+          "RollbackStalled",
+          `cannot restore the primary: it runs ${this.obs.primary.revision ?? "nothing"} and the target no longer has the stable revision ${stable}; set the target's pod template back to it, or start a new revision`,
+          true,
+        );
+      }
+      this.effects.push({ type: "promotePrimary", revision: stable });
+      return this.wakeIn(1_000);
+    }
     this.setDesiredWeight(0);
-    if (!this.weightApplied()) return this.wakeIn(1_000);
+    if (!this.obs.primary.ready || !this.weightApplied()) return this.wakeIn(1_000);
     this.finish("RolledBack", `rolled back: ${this.status.message ?? ""}`.trim(), "rollback");
   }
 
@@ -507,8 +603,8 @@ class Tick {
     if (phase === "Succeeded") this.clearRouting();
     this.effects.push({ type: "scaleCanary", up: false });
     if (phase === "Succeeded") this.status.stableRevision = this.status.revision;
-    this.transition(phase, message, phase, phase === "RolledBack");
-    this.webhook(hook);
+    this.go(phase, message, phase === "RolledBack");
+    this.notify(hook);
   }
 }
 

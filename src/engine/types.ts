@@ -5,6 +5,8 @@ export type ChaosSpec = NonNullable<Step["chaos"]>;
 export type RequestMatch = NonNullable<RolloutSpec["strategy"]["abTest"]>["match"][number];
 export type ProfileVerdict = NonNullable<RolloutStatus["analysis"]>[number];
 export type GatingWebhook = "pre-rollout" | "confirm-promotion";
+/** Gating webhooks' answers by gate (see webhook-gate.ts). */
+export type WebhookAnswers = Readonly<Record<string, "approved" | "rejected">>;
 export type WebhookType = NonNullable<RolloutSpec["webhooks"]>[number]["type"];
 
 export type { Command } from "../api/commands.ts";
@@ -17,16 +19,22 @@ export interface Observations {
   canaryReady: boolean;
   /** The revision the primary Deployment runs, and whether all its replicas are ready. */
   primary: { revision?: string; ready: boolean };
-  /** The canary share read back from the route object; undefined when it could not be read. */
+  /**
+   * The canary's share of the managed route's traffic read back from the route object; undefined when it
+   * could not be read. Routers round (see src/routers/types.ts), so it is compared with the desired share
+   * within `weightUnit`.
+   */
   appliedWeight?: number;
+  /** The route object's rounding unit for the canary share, in percent; 0 (exact) when unknown. */
+  weightUnit?: number;
   /** Verdicts per profile over the counts since the current step began; empty outside analysis. */
   verdicts: ProfileVerdict[];
   /** The canary's share of the requests those verdicts counted, in percent (see observedShare). */
   observedWeight?: number;
   /** Whether the schedule window is open now (always true without a schedule). */
   scheduleOpen: boolean;
-  /** Answers of gating webhooks called since the gate was reached; absent when not answered yet. */
-  webhooks: Partial<Record<GatingWebhook, "approved" | "rejected">>;
+  /** Answers of gating webhooks, by gate key; a gate not in it has not been answered. */
+  webhooks: WebhookAnswers;
   /** The newest command annotation on the Rollout, if any. */
   command?: Command;
 }
@@ -40,7 +48,8 @@ export type Effect =
   | { type: "applyFault"; chaos: ChaosSpec; expiresAt: string }
   | { type: "clearFault" }
   | { type: "promotePrimary"; revision: string }
-  | { type: "callWebhook"; webhook: WebhookType }
+  /** `gate`: the gate a gating webhook's answer is filed under (webhook-gate.ts). */
+  | { type: "callWebhook"; webhook: WebhookType; gate?: string }
   | { type: "event"; reason: string; message: string; warning?: boolean };
 
 export interface Decision {

@@ -307,7 +307,7 @@ describe("engine: schedule window, webhooks and drift", () => {
       message: "waiting for the pre-rollout webhook",
     });
     expect(world.calledWebhooks).toContain("pre-rollout");
-    world.webhooks = { "pre-rollout": "rejected" };
+    world.webhookServer = { "pre-rollout": "rejected" };
     expect(run(spec, world, { status: waiting.status, maxTicks: 2 }).status.phase).toBe("RolledBack");
   });
 
@@ -322,7 +322,7 @@ describe("engine: schedule window, webhooks and drift", () => {
     const { world, status } = settled(spec);
     const waiting = run(spec, world, { status, maxTicks: 10 });
     expect(waiting.status.message).toBe("waiting for the confirm-promotion webhook to approve");
-    world.webhooks = { "confirm-promotion": "approved" };
+    world.webhookServer = { "confirm-promotion": "approved" };
     const done = run(spec, world, { status: waiting.status, until: (s) => s.phase === "Succeeded" });
     expect(done.status.phase).toBe("Succeeded");
     expect(world.calledWebhooks.at(-1)).toBe("post-rollout");

@@ -1,0 +1,57 @@
+import type { RolloutStatus } from "../api/rollout.ts";
+
+export type Condition = NonNullable<RolloutStatus["conditions"]>[number];
+
+/**
+ * The Rollout's standard conditions (Kubernetes API conventions): each says one thing that is or is not
+ * so, with a CamelCase reason and a message a person can act on.
+ */
+export const CONDITION = {
+  /** The spec parses and passes every rule; False names the field. */
+  SpecValid: "SpecValid",
+  /** The route object takes the weights asked for; False says why it cannot. */
+  RouteReady: "RouteReady",
+  /** A release is under way (Initializing, Progressing, Promoting, RollingBack). */
+  Progressing: "Progressing",
+  /** Nothing keeps the rollout from doing its job: the spec is valid, the route takes weights, not Failed. */
+  Ready: "Ready",
+} as const;
+
+export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
+
+/**
+ * `conditions` with `type` set; lastTransitionTime changes only when the status (True/False) changes.
+ * Returns a new array; the order of existing types is kept.
+ */
+export function withCondition(
+  conditions: readonly Condition[] | undefined,
+  type: ConditionType,
+  value: boolean,
+  reason: string,
+  message: string,
+  now: Date,
+): Condition[] {
+  const status = value ? "True" : "False";
+  const old = conditions?.find((c) => c.type === type);
+  const next: Condition = {
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime:
+      old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : now.toISOString(),
+  };
+  const list = [...(conditions ?? [])];
+  const at = list.findIndex((c) => c.type === type);
+  if (at >= 0) list[at] = next;
+  else list.push(next);
+  return list;
+}
+
+export function conditionOf(status: RolloutStatus | undefined, type: ConditionType): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+export function isFalse(status: RolloutStatus | undefined, type: ConditionType): boolean {
+  return conditionOf(status, type)?.status === "False";
+}
