@@ -230,7 +230,10 @@ const RolloutSpecFields = z.strictObject({
   strategy: Strategy,
   analysis: z
     .strictObject({
-      interval: Duration.prefault(D.analysisInterval),
+      // A shorter interval would let one rollout spend the controller's whole API budget.
+      interval: Duration.refine((ms) => ms >= 1_000, {
+        error: "must be at least 1s: every look reads metrics and may write the route and the status",
+      }).prefault(D.analysisInterval),
       metrics: z
         .enum(METRIC_PROVIDERS)
         .describe("Whose metric families the profiles' queries read; by default the traffic provider's mesh.")

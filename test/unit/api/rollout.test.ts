@@ -51,6 +51,12 @@ const invalid: [string, (doc: Any) => void, string, string][] = [
   ],
   ["missing name", (d) => delete d.metadata.name, "metadata.name", "is required"],
   [
+    "an analysis interval under a second",
+    (d) => (d.spec.analysis.interval = "0s"),
+    "spec.analysis.interval",
+    "must be at least 1s",
+  ],
+  [
     "name too long for Service names",
     (d) => (d.metadata.name = "a".repeat(56)),
     "metadata.name",
