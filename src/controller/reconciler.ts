@@ -378,10 +378,20 @@ export class Reconciler {
       return undefined;
     } catch (error) {
       if (!(error instanceof KubeConflictError || error instanceof KubeNotFoundError)) throw error;
-      // The object changed since it was read (or the cache was stale): read it again, and wait a while
-      // so that a write path never spins.
+      // The object changed since it was read (or the cache was stale): read it again. When only its
+      // metadata or spec changed (a command annotation, say), the status this tick decided from is still
+      // the stored one, and its effects are done: record them, or the next tick would undo them.
       const [namespace, name] = key.split("/") as [string, string];
-      await this.read(key, namespace, name);
+      const fresh = await this.read(key, namespace, name);
+      if (
+        fresh &&
+        fresh.metadata.uid === raw.metadata.uid &&
+        isDeepStrictEqual(stripUndefined(fresh.status ?? {}), stripUndefined(raw.status ?? {})) &&
+        !retried
+      ) {
+        return this.writeStatus(key, fresh, status, true);
+      }
+      // Someone else changed the status: wait a while, so that a write path never spins, then decide again.
       const conflicts = (this.conflicts.get(key) ?? 0) + 1;
       this.conflicts.set(key, conflicts);
       return Math.min(CONFLICT_BACKOFF_MS.max, CONFLICT_BACKOFF_MS.first * 2 ** (conflicts - 1));
