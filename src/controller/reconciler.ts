@@ -360,6 +360,7 @@ export class Reconciler {
     key: string,
     raw: KubeObject,
     status: RolloutStatus,
+    retried = false,
   ): Promise<number | undefined> {
     if (isDeepStrictEqual(stripUndefined(status), stripUndefined(raw.status ?? {}))) return undefined;
     try {
