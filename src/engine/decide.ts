@@ -181,9 +181,11 @@ class Tick {
     return this.isApplied(this.status.weights?.desired ?? 0);
   }
 
+  /** Every route can express 0% exactly, and "all traffic on stable" must mean exactly that. */
   private isApplied(weight: number): boolean {
     if (this.appliedWeight === undefined) return false;
-    return Math.abs(this.appliedWeight - weight) <= (this.obs.weightUnit ?? 0) + 1e-9;
+    const tolerance = weight === 0 ? 0 : (this.obs.weightUnit ?? 0);
+    return Math.abs(this.appliedWeight - weight) <= tolerance + 1e-9;
   }
 
   private wakeIn(ms: number): void {
