@@ -64,6 +64,8 @@ class Tick {
   private requeue: number[] = [];
   /** The canary share on the route as far as this tick knows: unknown once it asked for a new one. */
   private appliedWeight: number | undefined;
+  /** The weight this tick already asked the route for: one write per weight per tick. */
+  private writing: number | undefined;
 
   constructor({ spec, status, observations, now }: EngineInput) {
     this.spec = spec;
@@ -168,12 +170,13 @@ class Tick {
 
   private setDesiredWeight(weight: number): void {
     this.status.weights = { ...this.status.weights, desired: weight };
-    if (!this.isApplied(weight)) this.writeWeight(weight);
+    if (!this.isApplied(weight) && this.writing !== weight) this.writeWeight(weight);
   }
 
   private writeWeight(weight: number): void {
     this.effects.push({ type: "setWeight", weight });
     this.appliedWeight = undefined;
+    this.writing = weight;
   }
 
   /** The route shows the desired share, to within its rounding unit. */
