@@ -46,7 +46,8 @@ class FakeApi {
     return {
       async get(ref: ObjectRef) {
         api.gets++;
-        if (ref.kind !== "Rollout") throw new KubeNotFoundError("GET", ref.name, 404, {});
+        if (ref.kind !== "Rollout")
+          throw new KubeNotFoundError("GET", ref.name, 404, "NotFound", "not found");
         return structuredClone(api.rollout);
       },
       async create(object: KubeObject) {
@@ -66,7 +67,13 @@ class FakeApi {
           });
         }
         if (patch.metadata.resourceVersion !== api.rollout.metadata.resourceVersion)
-          throw new KubeConflictError("PATCH", "rollouts/checkout/status", 409, {});
+          throw new KubeConflictError(
+            "PATCH",
+            "rollouts/checkout/status",
+            409,
+            "Conflict",
+            "the object has been modified",
+          );
         const status = mergeStatus(
           api.rollout.status as Record<string, unknown>,
           patch.status as Record<string, unknown>,
