@@ -254,7 +254,7 @@ function writeEntries(
 /**
  * True when putting the original weights back gives the split the user wrote: for percent APIs, the
  * weights still add up (the user's shares may have moved since); for relative ones, the user's other
- * destinations still have their weights, or the same weights times one factor (a rescale).
+ * destinations still have their weights times the factor the rollout's own units were multiplied by.
  */
 function restorable(site: SplitSite, before: SplitReading, original: Original): boolean {
   const count =
@@ -265,10 +265,12 @@ function restorable(site: SplitSite, before: SplitReading, original: Original): 
     return units(original.stable) + units(original.canary) + sum(before.foreign) === site.scheme.total;
   if (!original.foreign) return true;
   if (original.foreign.length !== before.foreign.length) return false;
+  // A rescale multiplied the rollout's units and the user's by the same factor.
   const was = original.foreign.map(units);
-  const wasSum = sum(was);
-  const nowSum = sum(before.foreign);
-  return was.every((w, i) => w * nowSum === before.foreign[i]! * wasSum);
+  const ownWas = units(original.stable) + units(original.canary);
+  const ownNow = before.stable + before.canary + before.fault;
+  if (ownWas === 0) return was.every((w, i) => w === before.foreign[i]);
+  return was.every((w, i) => w * ownNow === before.foreign[i]! * ownWas);
 }
 
 function restore(builder: PatchBuilder, site: SplitSite, original: Original): void {
