@@ -9,7 +9,7 @@ import { faultPercent } from "./match.ts";
 import { activeFault, type Change, drift, objectInfo, type RouteModel } from "./model.ts";
 import { asArray, PatchBuilder } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
-import { planSplit, readSplit, type SplitSite } from "./split.ts";
+import { planSplit, readSplit, type SplitSite, weightState } from "./split.ts";
 import type { Fault, RequestMatch, RouterCapabilities, RouterContext, TrafficState } from "./types.ts";
 
 export abstract class BackendFaultModel implements RouteModel {
@@ -65,22 +65,20 @@ export abstract class BackendFaultModel implements RouteModel {
     const entries = asArray(new PatchBuilder(object).get(site.path));
     const split = readSplit(site, entries);
     const state: TrafficState = {
-      canaryWeight: split.canaryPercent,
-      stableWeight: split.stable + split.canary > 0 ? 100 - split.canaryPercent : 0,
-      faultWeight: split.faultPercent,
+      ...weightState(split),
       match: this.readMatch(object, record),
       mirror: this.readMirror(object),
       fault:
         split.index.fault !== undefined
           ? (record?.fault ?? {
-              fault: { abort: { httpStatus: 503, percent: split.faultPercent } },
-              percent: split.faultPercent,
+              fault: { abort: { httpStatus: 503, percent: split.shares.fault } },
+              percent: split.shares.fault,
             })
           : null,
       managed: record !== undefined,
       object: objectInfo(object, this.ctx.namespace),
     };
-    const found = drift(record, split.canaryPercent);
+    const found = drift(record, split.shares.canary, split.shares.unit);
     if (found) state.drift = found;
     return state;
   }
@@ -99,6 +97,7 @@ export abstract class BackendFaultModel implements RouteModel {
           next,
           planSplit(builder, site, { canaryPercent: change.canaryPercent, faultPercent: percent }, record),
         );
+        next.canary = change.canaryPercent;
         break;
       }
       case "fault": {
@@ -112,9 +111,10 @@ export abstract class BackendFaultModel implements RouteModel {
         const fault = change.fault ?? undefined;
         const site = this.site(builder.document, fault);
         const percent = fault ? faultPercent(fault) : 0;
+        // The fault moves stable and canary alike; the canary keeps the share last asked for.
         Object.assign(
           next,
-          planSplit(builder, site, { canaryPercent: current.canaryWeight, faultPercent: percent }, record),
+          planSplit(builder, site, { canaryPercent: next.canary, faultPercent: percent }, record),
         );
         if (fault) next.fault = activeFault(fault, percent, change.expiresAt);
         else delete next.fault;

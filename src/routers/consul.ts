@@ -72,6 +72,12 @@ export class ConsulModel extends BackendFaultModel {
       path: "/spec/splits",
       scheme: CONSUL_WEIGHTS,
       role,
+      label: (entry) => {
+        const split = asRecord(entry);
+        const subset = split.serviceSubset ? ` subset ${String(split.serviceSubset)}` : "";
+        const namespace = split.namespace ? ` in namespace ${String(split.namespace)}` : "";
+        return `${String(split.service ?? object.metadata.name)}${subset}${namespace}`;
+      },
       omittedUnits: () => 0,
       canaryEntry: (stable) => ({ service: ctx.canaryService, ...placement(stable) }),
       faultEntry: (stable) => ({

@@ -59,3 +59,24 @@ export class ForeignConfigError extends RouterError {
 export class ApiNotServedError extends RouterError {
   override name = "ApiNotServedError";
 }
+
+/**
+ * The canary share a step asks for cannot be written into the managed rule: the user's other
+ * destinations there leave the canary less than that, or the share rounds to no weight at all. Nothing
+ * was written. The message says why and what to change; it is meant for a Rollout condition and the CLI.
+ */
+export class WeightNotExpressibleError extends RouterError {
+  override name = "WeightNotExpressibleError";
+  constructor(
+    readonly object: string,
+    /** The canary share asked for, in percent of the rule's traffic. */
+    readonly desired: number,
+    /** The most the canary can get there, in percent of the rule's traffic. */
+    readonly maximum: number,
+    /** What one unit of the canary's weight is worth there, in percent of the rule's traffic. */
+    readonly unit: number,
+    detail: string,
+  ) {
+    super(`${object}: the canary cannot get ${desired}% of the managed route's traffic: ${detail}`);
+  }
+}

@@ -113,6 +113,7 @@ export class GatewayModel extends BackendFaultModel {
       path: pointer("spec", "rules", index, "backendRefs"),
       scheme: GATEWAY_WEIGHTS,
       role: (entry) => this.backendRole(entry),
+      label: (entry) => String(asRecord(entry).name),
       // "Weight ... defaults to 1."
       omittedUnits: () => 1,
       canaryEntry: (stable) => {

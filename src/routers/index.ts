@@ -17,6 +17,8 @@ import { SMI_INT_WEIGHTS } from "./weights.ts";
 export * from "./errors.ts";
 export type * from "./types.ts";
 export { MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL } from "./types.ts";
+/** The weight contract's tolerance (types.ts): what the engine accepts as applied. */
+export { withinOneUnit } from "./weights.ts";
 
 export interface RouterOptions {
   /** Owner of the objects the controller creates (the Rollout), so they go when it goes. */

@@ -32,7 +32,7 @@ import {
 } from "./model.ts";
 import { asArray, asRecord, deepEqual, isRecord, PatchBuilder, pointer, setAnnotation } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
-import { planSplit, type Role, readSplit, type SplitSite } from "./split.ts";
+import { planSplit, type Role, readSplit, type SplitSite, weightState } from "./split.ts";
 import type { Fault, RequestMatch, RouterCapabilities, RouterContext, TrafficState } from "./types.ts";
 import { ISTIO_WEIGHTS } from "./weights.ts";
 
@@ -95,6 +95,10 @@ export function istioSite(ctx: IstioContext, routeIndex: number): SplitSite {
     path: pointer("spec", "http", routeIndex, "route"),
     scheme: ISTIO_WEIGHTS,
     role: (entry) => destinationRole(ctx, asRecord(entry).destination),
+    label: (entry) => {
+      const d = asRecord(asRecord(entry).destination);
+      return d.subset === undefined ? String(d.host) : `${String(d.host)} subset ${String(d.subset)}`;
+    },
     // "If there is only one destination in a rule, the weight value is assumed to be 100."
     omittedUnits: (count) => (count === 1 ? 100 : 0),
     canaryEntry: (stable) => {
@@ -217,16 +221,14 @@ export class IstioModel implements RouteModel {
     }
     const hasMatchRoute = routeIndexByName(object, matchRouteName(ctx)) >= 0;
     const state: TrafficState = {
-      canaryWeight: split.canaryPercent,
-      stableWeight: split.stable + split.canary > 0 ? 100 - split.canaryPercent : 0,
-      faultWeight: 0,
+      ...weightState(split),
       match: hasMatchRoute ? [...(record?.match ?? [])] : null,
       mirror,
       fault: record?.fault && route.fault !== undefined ? record.fault : null,
       managed: record !== undefined,
       object: objectInfo(object, ctx.namespace),
     };
-    const found = drift(record, split.canaryPercent);
+    const found = drift(record, split.shares.canary, split.shares.unit);
     if (found) state.drift = found;
     return state;
   }
@@ -248,6 +250,7 @@ export class IstioModel implements RouteModel {
             record,
           ),
         );
+        next.canary = change.canaryPercent;
         break;
       }
       case "match":

@@ -18,7 +18,7 @@ import {
   type RouterContext,
   type TrafficState,
 } from "./types.ts";
-import { samePercent } from "./weights.ts";
+import { withinOneUnit } from "./weights.ts";
 
 export type Change =
   | { kind: "weight"; canaryPercent: number }
@@ -51,8 +51,9 @@ export function describeObject(object: {
   return `${object.kind} ${object.metadata.namespace ?? ""}${object.metadata.namespace ? "/" : ""}${object.metadata.name}`;
 }
 
-export function drift(record: TrafficRecord | undefined, found: number): Drift | undefined {
-  if (!record || samePercent(record.canary, found)) return undefined;
+/** Drift: the canary share the object shows is not within one weight unit of what the controller asked. */
+export function drift(record: TrafficRecord | undefined, found: number, unit: number): Drift | undefined {
+  if (!record || withinOneUnit(found, record.canary, unit)) return undefined;
   return { expected: record.canary, found };
 }
 

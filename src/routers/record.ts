@@ -12,10 +12,17 @@ import type { ActiveFault, RequestMatch } from "./types.ts";
 export type RawWeight = { value: unknown } | { omitted: true } | { absent: true };
 
 export interface TrafficRecord {
-  /** The canary percentage the controller last set. */
+  /**
+   * The canary share the controller last asked for (percent of the managed rule's traffic). The object
+   * shows it rounded to its weight unit; a share within one unit of it is not drift.
+   */
   canary: number;
-  /** The stable and canary weights before the controller first changed them, when they were stable-only. */
-  original?: { stable: RawWeight; canary: RawWeight };
+  /**
+   * The weights before the controller first changed them, when they were stable-only: stable and canary,
+   * and (relative weights next to the user's own destinations, which a rescale may multiply) those
+   * destinations' weights in their order.
+   */
+  original?: { stable: RawWeight; canary: RawWeight; foreign?: RawWeight[] };
   /** The A/B matches of the match route the controller added. */
   match?: RequestMatch[];
   /** The mirror percentage the controller set. */

@@ -73,6 +73,7 @@ export class SmiModel extends BackendFaultModel {
       path: "/spec/backends",
       scheme: this.scheme,
       role,
+      label: (entry) => String(asRecord(entry).service),
       omittedUnits: () => 0,
       canaryEntry: () => ({ service: ctx.canaryService }),
       faultEntry: () => ({ service: ctx.faultService }),

@@ -5,9 +5,20 @@
  * content and weight.
  */
 
+import { WeightNotExpressibleError } from "./errors.ts";
+import { describeObject } from "./model.ts";
 import { asArray, asRecord, deepEqual, type PatchBuilder, pointer } from "./patch.ts";
 import type { RawWeight, TrafficRecord } from "./record.ts";
-import { type Allocation, allocate, canaryShare, faultShare, type WeightScheme } from "./weights.ts";
+import type { TrafficState } from "./types.ts";
+import {
+  type Allocation,
+  allocate,
+  isRefusal,
+  type Refusal,
+  type Shares,
+  sharesOf,
+  type WeightScheme,
+} from "./weights.ts";
 
 export type Role = "stable" | "canary" | "fault" | "foreign";
 
@@ -17,6 +28,8 @@ export interface SplitSite {
   scheme: WeightScheme;
   /** Which destination an entry is. */
   role(entry: unknown): Role;
+  /** The destination an entry names, for messages ("checkout-legacy", "reviews subset v2"). */
+  label(entry: unknown): string;
   /** Units of an entry with no weight field, in an array of `count` entries. */
   omittedUnits(count: number): number;
   /** A canary entry (weight excluded), modelled on the stable entry (same port, same kind). */
@@ -29,11 +42,12 @@ export interface SplitReading {
   stable: number;
   canary: number;
   fault: number;
+  /** Units of the user's other entries, in the order of `index.foreign`. */
   foreign: number[];
-  /** Index of the first stable, canary and fault entry. */
-  index: { stable?: number; canary?: number; fault?: number };
-  canaryPercent: number;
-  faultPercent: number;
+  /** Index of the first stable, canary and fault entry, and of every foreign one. */
+  index: { stable?: number; canary?: number; fault?: number; foreign: number[] };
+  /** The shares of the rule's traffic (see weights.ts). */
+  shares: Shares;
 }
 
 const WEIGHT = "weight";
@@ -45,29 +59,41 @@ function unitsOf(site: SplitSite, entry: unknown, count: number): number {
 }
 
 export function readSplit(site: SplitSite, entries: readonly unknown[]): SplitReading {
-  const reading: SplitReading = {
+  const reading: Omit<SplitReading, "shares"> = {
     stable: 0,
     canary: 0,
     fault: 0,
     foreign: [],
-    index: {},
-    canaryPercent: 0,
-    faultPercent: 0,
+    index: { foreign: [] },
   };
   entries.forEach((entry, i) => {
     let role = site.role(entry);
     // A second entry for the same destination is the user's: it keeps its weight untouched.
     if (role !== "foreign" && reading.index[role] !== undefined) role = "foreign";
     const units = unitsOf(site, entry, entries.length);
-    if (role === "foreign") reading.foreign.push(units);
-    else {
+    if (role === "foreign") {
+      reading.foreign.push(units);
+      reading.index.foreign.push(i);
+    } else {
       reading.index[role] = i;
       reading[role] += units;
     }
   });
-  reading.canaryPercent = canaryShare(reading.stable, reading.canary);
-  reading.faultPercent = faultShare(reading.stable, reading.canary, reading.fault);
-  return reading;
+  return { ...reading, shares: sharesOf(reading) };
+}
+
+/** The weight fields of the TrafficState a reading gives. */
+export function weightState(
+  reading: SplitReading,
+): Pick<TrafficState, "canaryWeight" | "stableWeight" | "foreignWeight" | "faultWeight" | "weightUnit"> {
+  const { shares } = reading;
+  return {
+    canaryWeight: shares.canary,
+    stableWeight: shares.stable,
+    foreignWeight: shares.foreign,
+    faultWeight: shares.fault,
+    weightUnit: shares.unit,
+  };
 }
 
 function rawWeight(entry: unknown): RawWeight {
@@ -77,6 +103,7 @@ function rawWeight(entry: unknown): RawWeight {
 }
 
 export interface SplitDesire {
+  /** The canary's share of the rule's traffic, in percent. */
   canaryPercent: number;
   /** Percentage of the rollout's requests for the error backend (APIs without a fault filter), or 0. */
   faultPercent: number;
@@ -84,16 +111,19 @@ export interface SplitDesire {
   finalize?: boolean;
 }
 
+type Original = NonNullable<TrafficRecord["original"]>;
+
 /**
- * Writes the split into `builder`. Returns the record fields it changes: `original` (captured at the first
- * change while the split is stable-only) and `canary` (what the object now says).
+ * Writes the split into `builder`. Returns the record's `original`: the weights as the user wrote them,
+ * captured at the first change while the split is stable-only. Throws WeightNotExpressibleError (and
+ * writes nothing) when the canary cannot get the share asked for.
  */
 export function planSplit(
   builder: PatchBuilder,
   site: SplitSite,
   desire: SplitDesire,
   record: TrafficRecord | undefined,
-): Pick<TrafficRecord, "canary" | "original"> {
+): Pick<TrafficRecord, "original"> {
   const entries = asArray(builder.get(site.path));
   const before = readSplit(site, entries);
   const stableIndex = before.index.stable;
@@ -108,12 +138,14 @@ export function planSplit(
       stable: rawWeight(stableEntry),
       canary: rawWeight(canaryAt === undefined ? undefined : entries[canaryAt]),
     };
+    // Relative weights may be rescaled (every weight times one factor); finalize gives the user's back.
+    if (site.scheme.mode === "relative" && before.foreign.length > 0)
+      original.foreign = before.index.foreign.map((i) => rawWeight(entries[i]));
   }
 
   if (desire.finalize && original && restorable(site, before, original)) {
     restore(builder, site, original);
-    const after = readSplit(site, asArray(builder.get(site.path)));
-    return { canary: after.canaryPercent, original: undefined };
+    return { original: undefined };
   }
 
   const target = desire.finalize ? { canaryPercent: 0, faultPercent: 0 } : desire;
@@ -124,10 +156,29 @@ export function planSplit(
     target.canaryPercent,
     site.faultEntry ? target.faultPercent : 0,
   );
+  if (isRefusal(alloc)) throw notExpressible(builder, site, before, target.canaryPercent, alloc);
   const wantFault = site.faultEntry !== undefined && target.faultPercent > 0;
   writeEntries(builder, site, before, alloc, wantFault, stableEntry);
-  const after = readSplit(site, asArray(builder.get(site.path)));
-  return { canary: after.canaryPercent, original: desire.finalize ? undefined : original };
+  return { original: desire.finalize ? undefined : original };
+}
+
+function notExpressible(
+  builder: PatchBuilder,
+  site: SplitSite,
+  before: SplitReading,
+  desired: number,
+  refusal: Refusal,
+): WeightNotExpressibleError {
+  const where = `${describeObject(builder.document)} (${site.path})`;
+  const entries = asArray(builder.get(site.path));
+  const others = before.index.foreign
+    .map((i, n) => `${site.label(entries[i])} (weight ${before.foreign[n]})`)
+    .join(", ");
+  const detail =
+    refusal.refused === "foreign-share"
+      ? `its other destinations, ${others || "none"}, take ${Math.round((100 - refusal.ownShare) * 100) / 100}% of it, which leaves the canary at most ${refusal.ownShare}%; make the step at most ${refusal.ownShare}%, or lower those destinations' weights (or move them to a route of their own)`
+      : `one unit of the canary's weight there is ${refusal.unit}% of the route's traffic, so ${desired}% rounds to no weight at all; make the step at least ${refusal.unit}%`;
+  return new WeightNotExpressibleError(where, desired, refusal.ownShare, refusal.unit, detail);
 }
 
 function writeEntries(
@@ -160,15 +211,18 @@ function writeEntries(
   const entries = asArray(builder.get(site.path));
   const now = readSplit(site, entries);
   const canaryAt = now.index.canary;
+  const wanted = sharesOf({ ...alloc, foreign: now.foreign.map((units) => units * alloc.scale) });
   const sumOk =
     site.scheme.mode === "relative" ||
     now.stable + now.canary + now.fault === site.scheme.total - sum(now.foreign);
   const sharesOk =
-    canaryShare(now.stable, now.canary) === canaryShare(alloc.stable, alloc.canary) &&
-    faultShare(now.stable, now.canary, now.fault) === faultShare(alloc.stable, alloc.canary, alloc.fault) &&
+    now.shares.canary === wanted.canary &&
+    now.shares.fault === wanted.fault &&
     (alloc.canary === 0 || canaryAt !== undefined);
-  // Already split as asked (possibly with other raw numbers, or omitted weights): write nothing.
+  // Already split as asked (possibly with other raw numbers, or omitted weights): write nothing. Next to
+  // the user's relative weights the rollout's units must stay as they are, or the user's shares move.
   if (
+    alloc.scale === 1 &&
     sumOk &&
     sharesOk &&
     (site.scheme.mode === "percent" ||
@@ -179,6 +233,11 @@ function writeEntries(
   }
 
   const base = splitPointer(site.path);
+  if (alloc.scale !== 1) {
+    now.index.foreign.forEach((i, n) => {
+      builder.set(pointer(...base, i, WEIGHT), site.scheme.format(now.foreign[n]! * alloc.scale));
+    });
+  }
   builder.set(pointer(...base, now.index.stable!, WEIGHT), site.scheme.format(alloc.stable));
   if (canaryAt !== undefined)
     builder.set(pointer(...base, canaryAt, WEIGHT), site.scheme.format(alloc.canary));
@@ -192,25 +251,29 @@ function writeEntries(
     builder.set(pointer(...base, faultNow, WEIGHT), site.scheme.format(alloc.fault));
 }
 
-/** True when putting the original weights back gives a valid split (the user's shares may have moved since). */
-function restorable(
-  site: SplitSite,
-  before: SplitReading,
-  original: { stable: RawWeight; canary: RawWeight },
-): boolean {
-  if (site.scheme.mode === "relative") return true;
+/**
+ * True when putting the original weights back gives the split the user wrote: for percent APIs, the
+ * weights still add up (the user's shares may have moved since); for relative ones, the user's other
+ * destinations still have their weights times the factor the rollout's own units were multiplied by.
+ */
+function restorable(site: SplitSite, before: SplitReading, original: Original): boolean {
   const count =
     before.foreign.length + 1 + ("absent" in original.canary ? 0 : before.index.canary === undefined ? 0 : 1);
   const units = (raw: RawWeight): number =>
     "value" in raw ? (site.scheme.parse(raw.value) ?? 0) : "omitted" in raw ? site.omittedUnits(count) : 0;
-  return units(original.stable) + units(original.canary) + sum(before.foreign) === site.scheme.total;
+  if (site.scheme.mode === "percent")
+    return units(original.stable) + units(original.canary) + sum(before.foreign) === site.scheme.total;
+  if (!original.foreign) return true;
+  if (original.foreign.length !== before.foreign.length) return false;
+  // A rescale multiplied the rollout's units and the user's by the same factor.
+  const was = original.foreign.map(units);
+  const ownWas = units(original.stable) + units(original.canary);
+  const ownNow = before.stable + before.canary + before.fault;
+  if (ownWas === 0) return was.every((w, i) => w === before.foreign[i]);
+  return was.every((w, i) => w * ownNow === before.foreign[i]! * ownWas);
 }
 
-function restore(
-  builder: PatchBuilder,
-  site: SplitSite,
-  original: { stable: RawWeight; canary: RawWeight },
-): void {
+function restore(builder: PatchBuilder, site: SplitSite, original: Original): void {
   const base = splitPointer(site.path);
   let entries = asArray(builder.get(site.path));
   let reading = readSplit(site, entries);
@@ -224,6 +287,10 @@ function restore(
   }
   reading = readSplit(site, asArray(builder.get(site.path)));
   setRaw(builder, pointer(...base, reading.index.stable!), original.stable);
+  original.foreign?.forEach((raw, n) => {
+    const at = pointer(...base, reading.index.foreign[n]!);
+    if (!deepEqual(rawWeight(builder.get(at)), raw)) setRaw(builder, at, raw);
+  });
 }
 
 function setRaw(builder: PatchBuilder, entryPath: string, raw: RawWeight): void {

@@ -6,6 +6,25 @@
  * controller owns, writes at most once (a JSON patch guarded by `test` operations on the
  * resourceVersion and on every value it replaces or removes), reads the object back and returns what
  * is applied. Nothing else in the object changes.
+ *
+ * The weight contract (what the engine relies on):
+ * - A canary weight N is a share of the MANAGED RULE's traffic (the Istio http route, the HTTPRoute
+ *   rule, the TrafficSplit's or ServiceSplitter's list): `setWeight(N)` sends N% of what that rule
+ *   carries to the canary; the user's other destinations in it keep their share; stable gets the rest.
+ * - `TrafficState.canaryWeight` is that share as the object shows it, quantized by the API, and
+ *   `TrafficState.weightUnit` is what one unit of the canary's weight is worth in it, as the object is
+ *   now (Istio 1, Consul 0.01, HTTPRoute/TrafficSplit 100 / the rule's weight sum).
+ * - `setWeight(N)` writes the share closest to N (ties round up) and returns `applied`, the share read
+ *   back. INVARIANT, for every provider, with or without foreign destinations: the canary's share of
+ *   the rule never exceeds N + weightUnit; and when N is expressible, |applied - N| < weightUnit
+ *   (`withinOneUnit` in weights.ts, which the engine should use instead of `===`).
+ * - When N cannot be expressed on the object (its other destinations leave the canary less than N, or
+ *   N > 0 rounds to no weight at all) `setWeight` writes nothing and throws WeightNotExpressibleError,
+ *   whose message says why and what to change. It never writes 0 or 100 instead.
+ * - Drift: a canary share within one weightUnit of what the controller last asked is not drift.
+ * - Relative weights (HTTPRoute, TrafficSplit) next to the user's destinations: when the rule's weights
+ *   are too coarse for the step (1/1), every weight in the rule is multiplied by one factor (shares
+ *   unchanged) and finalize() writes the user's own numbers back.
  */
 import type { RolloutSpec, Step } from "../api/rollout.ts";
 import type { OwnerReference } from "../kube/client.ts";
@@ -28,7 +47,10 @@ export type FaultTarget =
     };
 
 export interface RouterCapabilities {
-  /** The smallest canary step in percent the API can express (1, 0.1, 0.01). */
+  /**
+   * The smallest canary step in percent the API can express on an object with only the rollout's
+   * destinations (1, 0.1, 0.01); TrafficState.weightUnit is the step on the object as it is.
+   */
   minStep: number;
   /** Can send requests that match headers to the canary (A/B). */
   headerMatch: boolean;
@@ -60,10 +82,18 @@ export interface ActiveFault {
 
 /** The traffic state of one rollout as its route object shows it. */
 export interface TrafficState {
-  /** Percentage of the rollout's traffic (stable plus canary, not counting a fault backend) sent to the canary. */
+  /**
+   * The canary's share of the managed rule's traffic, in percent, the user's other destinations
+   * included. A fault backend's traffic counts as stable's and canary's in their proportion (the fault
+   * takes its share out of both alike), so a fault does not move it. 0 when stable and canary have no weight.
+   */
   canaryWeight: number;
-  /** 100 - canaryWeight, or 0 when no destination has any weight. */
+  /** The stable's share of the rule's traffic, counted as canaryWeight is; canary + stable + foreign = 100. */
   stableWeight: number;
+  /** The share of the rule's traffic the user's other destinations (neither stable, canary nor fault) have. */
+  foreignWeight: number;
+  /** What one unit of the canary's weight is worth, in percent of the rule's traffic, as the object is now. */
+  weightUnit: number;
   /** Percentage of the rollout's traffic sent to the error-returning backend (APIs without a fault filter). */
   faultWeight: number;
   /** The A/B matches routed to the canary, or null when there is no match route. */
@@ -90,9 +120,9 @@ export interface ApplyResult {
 }
 
 export interface WeightResult extends ApplyResult {
-  /** The canary percentage asked for. */
+  /** The canary share of the rule's traffic asked for, in percent. */
   desired: number;
-  /** The canary percentage the object shows after the write (rounded to what the API can express). */
+  /** The canary share the object shows after the write: `state.canaryWeight`, within one `state.weightUnit` of desired. */
   applied: number;
 }
 
@@ -114,7 +144,10 @@ export interface TrafficRouter {
   ensure(options?: EnsureOptions): Promise<TrafficState>;
   /** The current split, match, mirror and fault, with drift against what the controller last set. */
   read(): Promise<TrafficState>;
-  /** Sends `canaryPercent` of the rollout's traffic to the canary. */
+  /**
+   * Sends `canaryPercent` of the managed rule's traffic to the canary, as closely as the object can
+   * (see the weight contract above); throws WeightNotExpressibleError when it cannot at all.
+   */
   setWeight(canaryPercent: number): Promise<WeightResult>;
   /** Routes requests matching any of `matches` to the canary; null removes the match route. */
   setMatch(matches: readonly RequestMatch[] | null): Promise<ApplyResult>;

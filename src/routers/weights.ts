@@ -93,17 +93,78 @@ export interface Allocation {
   stable: number;
   canary: number;
   fault: number;
+  /**
+   * The factor every weight of the user's other destinations is multiplied by (relative schemes whose
+   * units are too coarse for the step; shares do not change). 1 when they stay as they are.
+   */
+  scale: number;
+}
+
+/** Why a canary share cannot be written: nothing is written, the caller says so (WeightNotExpressibleError). */
+export interface Refusal {
+  refused: "foreign-share" | "rounds-to-zero";
+  /** The most the canary can get, in percent of the rule's traffic (what the other destinations leave). */
+  ownShare: number;
+  /** What one unit of the canary's weight is worth, in percent of the rule's traffic. */
+  unit: number;
+}
+
+/** The units of one weighted list, by role. */
+export interface SplitUnits {
+  stable: number;
+  canary: number;
+  fault: number;
+  foreign: readonly number[];
 }
 
 /**
- * Splits the units that belong to the rollout between stable, canary and the fault backend.
+ * The shares a split gives, in percent of the managed rule's traffic. The fault backend (an abort fault on
+ * APIs without a fault filter) takes its share out of stable and canary alike, so `canary` and `stable`
+ * count its traffic as theirs, in their proportion: `canary + stable + foreign = 100` whenever stable or
+ * canary has weight, and a fault does not move them.
+ */
+export interface Shares {
+  canary: number;
+  stable: number;
+  /** The user's other destinations in the rule. */
+  foreign: number;
+  /** The fault backend's share of the rollout's traffic (stable, canary and fault), as a chaos step asks. */
+  fault: number;
+  /** What one unit of the canary's weight is worth, in percent of the rule's traffic, as the split is. */
+  unit: number;
+}
+
+export function sharesOf(units: SplitUnits): Shares {
+  const foreign = sum(units.foreign);
+  const own = units.stable + units.canary + units.fault;
+  const serving = units.stable + units.canary;
+  const total = foreign + own;
+  if (total <= 0) return { canary: 0, stable: 0, foreign: 0, fault: 0, unit: 100 };
+  const ownShare = (own * 100) / total;
+  return {
+    canary: serving > 0 ? tidy((units.canary * ownShare) / serving) : 0,
+    stable: serving > 0 ? tidy((units.stable * ownShare) / serving) : 0,
+    foreign: tidy((foreign * 100) / total),
+    fault: own > 0 ? tidy((units.fault * 100) / own) : 0,
+    unit: tidy(serving > 0 ? ownShare / serving : 100 / total),
+  };
+}
+
+/**
+ * Splits the rule between stable, canary and the fault backend so that the canary gets the share of the
+ * rule's traffic closest to `canaryPercent` (ties round up), the user's other destinations keep their
+ * share, and stable gets the rest.
  *
- * - percent schemes: the rollout gets whatever the other (user's) destinations leave of the total;
- * - relative schemes: stable and canary get `scheme.total` units and the fault backend its share on top;
- *   or, when the user's own destinations share the object, the rollout keeps as many units as its
- *   destinations have now, so the user's shares do not move.
+ * - percent schemes: the rollout has what the other destinations leave of the total;
+ * - relative schemes, alone in the list: stable and canary get `scheme.total` units and the fault
+ *   backend its share on top;
+ * - relative schemes next to the user's destinations: the rollout keeps the units it has; when the rule
+ *   has fewer than `scheme.total` units in all (weights like 1/1), every weight is multiplied by a common
+ *   factor first (`scale`), which leaves every share as it was and makes steps of 1/scheme.total possible.
  *
- * `faultPercent` of the rollout's traffic goes to the fault backend; `canaryPercent` of the rest to the canary.
+ * `faultPercent` of the rollout's traffic goes to the fault backend, out of stable and canary alike.
+ * Returns a Refusal when the canary cannot get that share: the other destinations leave too little, or
+ * the share rounds to no weight at all.
  */
 export function allocate(
   scheme: WeightScheme,
@@ -111,33 +172,64 @@ export function allocate(
   currentOwnUnits: number,
   canaryPercent: number,
   faultPercent: number,
-): Allocation {
-  const foreign = foreignUnits.reduce((sum, units) => sum + units, 0);
-  const faultShare = clampPercent(faultPercent);
+): Allocation | Refusal {
+  let foreign = sum(foreignUnits);
+  const fraction = clampPercent(faultPercent);
+  const wanted = clampPercent(canaryPercent);
+  let scale = 1;
+  let own: number;
   let fault: number;
-  let rest: number;
   if (scheme.mode === "relative" && foreignUnits.length === 0) {
     // Nobody else's share to keep: stable and canary keep the full scale (and its precision), and the
     // fault backend gets its share on top (at most up to the API's largest weight sum).
-    if (faultShare >= 100) return { stable: 0, canary: 0, fault: scheme.total };
-    rest = scheme.total;
-    fault = Math.min(Math.round((rest * faultShare) / (100 - faultShare)), MAX_RELATIVE_SUM - rest);
+    if (fraction >= 100) return { stable: 0, canary: 0, fault: scheme.total, scale };
+    fault = Math.min(
+      Math.round((scheme.total * fraction) / (100 - fraction)),
+      MAX_RELATIVE_SUM - scheme.total,
+    );
+    own = scheme.total + fault;
   } else {
-    const total =
-      scheme.mode === "percent"
-        ? Math.max(0, scheme.total - foreign)
-        : currentOwnUnits > 0
-          ? currentOwnUnits
-          : scheme.total;
-    fault = Math.round((total * faultShare) / 100);
-    rest = total - fault;
+    if (scheme.mode === "percent") own = Math.max(0, scheme.total - foreign);
+    else {
+      // Nothing weighted at all: the rollout takes the scale.
+      own = currentOwnUnits > 0 || foreign > 0 ? currentOwnUnits : scheme.total;
+      const total = own + foreign;
+      if (total < scheme.total && (wanted > 0 || fraction > 0)) {
+        scale = Math.ceil(scheme.total / total);
+        own *= scale;
+        foreign *= scale;
+      }
+    }
+    fault = Math.round((own * fraction) / 100);
   }
-  const canary = Math.round((rest * clampPercent(canaryPercent)) / 100);
-  return { stable: rest - canary, canary, fault };
+  const rest = own - fault;
+  const ownShare = own + foreign > 0 ? (own * 100) / (own + foreign) : 0;
+  // Whether a step can be expressed is judged on the rollout's units without a fault, so that a fault
+  // coming or going never turns a step that was written into a refusal.
+  const free = own - (scheme.mode === "relative" && foreignUnits.length === 0 ? fault : 0);
+  const unit = free > 0 ? ownShare / free : 100;
+  if (wanted > 0 && (ownShare <= 0 || wanted > ownShare + unit / 2 + 1e-9)) {
+    return { refused: "foreign-share", ownShare: tidy(ownShare), unit: tidy(unit) };
+  }
+  if (wanted > 0 && Math.round((free * wanted) / ownShare) === 0) {
+    return { refused: "rounds-to-zero", ownShare: tidy(ownShare), unit: tidy(unit) };
+  }
+  // With a fault the canary's units are fewer; it keeps at least one, which is within one unit of `wanted`.
+  const canary =
+    rest > 0 && wanted > 0 ? Math.max(1, Math.min(rest, Math.round((rest * wanted) / ownShare))) : 0;
+  return { stable: rest - canary, canary, fault, scale };
+}
+
+export function isRefusal(result: Allocation | Refusal): result is Refusal {
+  return "refused" in result;
 }
 
 function clampPercent(percent: number): number {
   return Math.min(100, Math.max(0, percent));
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 /** Rounds away binary noise (0.1 + 0.2) so that percentages compare and print cleanly. */
@@ -145,19 +237,10 @@ export function tidy(percent: number): number {
   return Math.round(percent * 1e6) / 1e6;
 }
 
-/** The canary's share of stable plus canary, in percent. */
-export function canaryShare(stableUnits: number, canaryUnits: number): number {
-  const sum = stableUnits + canaryUnits;
-  return sum > 0 ? tidy((canaryUnits * 100) / sum) : 0;
-}
-
-/** The fault backend's share of the rollout's units, in percent. */
-export function faultShare(stableUnits: number, canaryUnits: number, faultUnits: number): number {
-  const sum = stableUnits + canaryUnits + faultUnits;
-  return sum > 0 ? tidy((faultUnits * 100) / sum) : 0;
-}
-
-/** True when two percentages are the same to within a millionth of a percent. */
-export function samePercent(a: number, b: number): boolean {
-  return Math.abs(a - b) < 1e-6;
+/**
+ * True when a share is within one rounding unit of another: what the contract lets the engine accept as
+ * applied, and what the routers do not report as drift.
+ */
+export function withinOneUnit(found: number, asked: number, unit: number): boolean {
+  return Math.abs(found - asked) < unit - 1e-6;
 }

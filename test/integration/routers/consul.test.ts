@@ -43,7 +43,7 @@ describe("Consul ServiceSplitter named by routeRef", () => {
     const original = await h.createFixture("servicesplitter-checkout");
     const router = createRouter(rollout, h.client);
     expect(router.capabilities).toMatchObject({ minStep: 0.01, headerMatch: false, mirror: false });
-    // The rollout has 85% of the service's traffic: 2% of it is 1.7 of the splitter's 100.
+    // A step is a share of the splitter's traffic: 2% is 2 of its 100, out of the rollout's 85.
     for (const weight of [2, 20, 40]) {
       h.api.requestLog.clear();
       expect(await router.setWeight(weight)).toMatchObject({ wrote: true, desired: weight, applied: weight });
@@ -57,8 +57,8 @@ describe("Consul ServiceSplitter named by routeRef", () => {
     }
     const now = await h.other.get(refOf(original));
     expect(splits(now).slice(0, 2)).toEqual([
-      { weight: 51, service: "checkout-primary", requestHeaders: { set: { "x-version": "stable" } } },
-      { weight: 34, service: "checkout-canary" },
+      { weight: 45, service: "checkout-primary", requestHeaders: { set: { "x-version": "stable" } } },
+      { weight: 40, service: "checkout-canary" },
     ]);
 
     h.api.requestLog.clear();

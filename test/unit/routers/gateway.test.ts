@@ -181,3 +181,35 @@ describe("Gateway API GRPCRoute", () => {
     });
   });
 });
+
+describe("Gateway API rule with the user's backend, weights as coarse as 1/1", () => {
+  const named = new GatewayModel(context({ routeName: "main" }), "HTTPRoute", "gateway.networking.k8s.io/v1");
+  const route = structuredClone(fixture("httproute-checkout"));
+  rules(route)[2]!.name = "main";
+  rules(route)[2]!.backendRefs = [
+    { name: "checkout-primary", port: 8080 },
+    { name: "checkout-legacy", port: 8080 },
+  ];
+
+  it("multiplies every weight by one factor for a 5% step, the user's backend keeping its half", () => {
+    const after = run(named, route, { kind: "weight", canaryPercent: 5 });
+    expect(rules(after)[2]!.backendRefs).toEqual([
+      { name: "checkout-primary", port: 8080, weight: 4500 },
+      { name: "checkout-canary", port: 8080, weight: 500 },
+      { name: "checkout-legacy", port: 8080, weight: 5000 },
+    ]);
+    expect(named.parse(after)).toMatchObject({ canaryWeight: 5, stableWeight: 45, foreignWeight: 50 });
+    expect(withoutVersion(run(named, after, { kind: "finalize" }))).toEqual(withoutVersion(route));
+  });
+
+  it("does not restore the user's weights the user changed meanwhile; stable takes the rollout's units back", () => {
+    const after = run(named, route, { kind: "weight", canaryPercent: 5 });
+    (rules(after)[2]!.backendRefs as Record<string, unknown>[])[2]!.weight = 2000;
+    const done = run(named, after, { kind: "finalize" });
+    expect(rules(done)[2]!.backendRefs).toEqual([
+      { name: "checkout-primary", port: 8080, weight: 5000 },
+      { name: "checkout-canary", port: 8080, weight: 0 },
+      { name: "checkout-legacy", port: 8080, weight: 2000 },
+    ]);
+  });
+});

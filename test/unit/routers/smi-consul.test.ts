@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { ConsulModel } from "../../../src/routers/consul.ts";
-import { UnsupportedOperationError } from "../../../src/routers/errors.ts";
+import { UnsupportedOperationError, WeightNotExpressibleError } from "../../../src/routers/errors.ts";
 import type { Change, RouteModel } from "../../../src/routers/model.ts";
 import { SmiModel } from "../../../src/routers/smi.ts";
 import { applyPatch, context, fixture, withoutVersion } from "./support.ts";
@@ -41,16 +41,26 @@ describe("SMI TrafficSplit", () => {
     expect(withoutVersion(run(model, after, { kind: "finalize" }))).toEqual(withoutVersion(split));
   });
 
-  it("v1alpha3 keeps the share of the user's other backend", () => {
+  it("v1alpha3: the canary gets 50% of the split's traffic and the user's other backend keeps its 10%", () => {
     const model = new SmiModel(context(), "split.smi-spec.io/v1alpha3");
     const split = fixture("trafficsplit-v1alpha3");
     const after = run(model, split, { kind: "weight", canaryPercent: 50 });
     expect(backends(after)).toEqual([
       { service: "checkout-legacy", weight: 100 },
-      { service: "checkout-primary", weight: 450 },
-      { service: "checkout-canary", weight: 450 },
+      { service: "checkout-primary", weight: 400 },
+      { service: "checkout-canary", weight: 500 },
     ]);
+    expect(model.parse(after)).toMatchObject({ canaryWeight: 50, stableWeight: 40, foreignWeight: 10 });
     expect(withoutVersion(run(model, after, { kind: "finalize" }))).toEqual(withoutVersion(split));
+  });
+
+  it("v1alpha3: a step above what the user's backend leaves is refused with what to change, nothing written", () => {
+    const model = new SmiModel(context(), "split.smi-spec.io/v1alpha3");
+    const split = fixture("trafficsplit-v1alpha3");
+    expect(() => model.plan(split, { kind: "weight", canaryPercent: 95 })).toThrow(WeightNotExpressibleError);
+    expect(() => model.plan(split, { kind: "weight", canaryPercent: 95 })).toThrow(
+      "TrafficSplit shop/checkout (/spec/backends): the canary cannot get 95% of the managed route's traffic: its other destinations, checkout-legacy (weight 100), take 10% of it, which leaves the canary at most 90%; make the step at most 90%, or lower those destinations' weights (or move them to a route of their own)",
+    );
   });
 
   it("v1alpha4 injects an abort as a share to the error backend", () => {
@@ -96,11 +106,11 @@ describe("Consul ServiceSplitter", () => {
   const splitter = fixture("servicesplitter-checkout");
   const splits = (o: KubeObject) => (o.spec as { splits: { weight: number }[] }).splits;
 
-  it("splits the rollout's 85% with two-decimal percentages that keep the sum at 100", () => {
+  it("gives the canary its share of the splitter's traffic out of the rollout's 85%, sum kept at 100", () => {
     const after = run(model, splitter, { kind: "weight", canaryPercent: 1 });
     expect(splits(after)).toEqual([
-      { weight: 84.15, service: "checkout-primary", requestHeaders: { set: { "x-version": "stable" } } },
-      { weight: 0.85, service: "checkout-canary" },
+      { weight: 84, service: "checkout-primary", requestHeaders: { set: { "x-version": "stable" } } },
+      { weight: 1, service: "checkout-canary" },
       { weight: 10, service: "checkout-legacy", serviceSubset: "v1" },
       { weight: 5, service: "checkout", namespace: "eu" },
     ]);
