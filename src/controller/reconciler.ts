@@ -8,6 +8,7 @@ import { scheduleOpen } from "../engine/schedule.ts";
 import type { Effect, Observations, ProfileVerdict } from "../engine/types.ts";
 import { type KubeClient, KubeConflictError, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import { WeightNotExpressibleError } from "../routers/errors.ts";
 import type { TrafficRouter } from "../routers/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
@@ -103,7 +104,7 @@ export class Reconciler {
         } catch (error) {
           // A weight the route cannot express holds the rollout (RouteReady=False); the other effects
           // of the tick still happen and the status is written.
-          if (effect.type !== "setWeight" || !isWeightNotExpressible(error)) throw error;
+          if (effect.type !== "setWeight" || !(error instanceof WeightNotExpressibleError)) throw error;
           notExpressible = error;
         }
         const seconds = Number(process.hrtime.bigint() - decided) / 1e9;
@@ -259,6 +260,7 @@ export class Reconciler {
         ready: state.primary ? deploymentReady(state.primary) : false,
       },
       appliedWeight: traffic.canaryWeight,
+      weightUnit: traffic.weightUnit,
       verdicts,
       ...(observed === undefined ? {} : { observedWeight: observed }),
       scheduleOpen: rollout.spec.schedule ? scheduleOpen(rollout.spec.schedule, now) : true,
@@ -409,12 +411,6 @@ interface Known {
 function keyOf(rollout: Rollout): string {
   return `${rollout.metadata.namespace}/${rollout.metadata.name}`;
 }
-
-/** The router's typed error for a share the route object cannot express (src/routers/errors.ts). */
-function isWeightNotExpressible(error: unknown): error is Error {
-  return error instanceof Error && error.name === "WeightNotExpressibleError";
-}
-
 function stripUndefined<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }

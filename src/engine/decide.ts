@@ -1,4 +1,5 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
+import { withinOneUnit } from "../routers/weights.ts";
 import { CONDITION, isFalse, withCondition } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
 import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";
@@ -184,11 +185,15 @@ class Tick {
     return this.isApplied(this.status.weights?.desired ?? 0);
   }
 
-  /** Every route can express 0% exactly, and "all traffic on stable" must mean exactly that. */
+  /**
+   * The routers' contract (src/routers/types.ts): a share within one rounding unit of the one asked for is
+   * applied. Every route can express 0% exactly, and "all traffic on stable" must mean exactly that.
+   */
   private isApplied(weight: number): boolean {
     if (this.appliedWeight === undefined) return false;
-    const tolerance = weight === 0 ? 0 : (this.obs.weightUnit ?? 0);
-    return Math.abs(this.appliedWeight - weight) <= tolerance + 1e-9;
+    const unit = this.obs.weightUnit ?? 0;
+    if (weight === 0 || unit === 0) return Math.abs(this.appliedWeight - weight) < 1e-6;
+    return withinOneUnit(this.appliedWeight, weight, unit);
   }
 
   private wakeIn(ms: number): void {

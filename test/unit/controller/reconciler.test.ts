@@ -11,6 +11,7 @@ import {
   type ObjectRef,
 } from "../../../src/kube/client.ts";
 import type { EventRecorder } from "../../../src/kube/events.ts";
+import { WeightNotExpressibleError } from "../../../src/routers/errors.ts";
 import type { TrafficRouter, TrafficState } from "../../../src/routers/types.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
@@ -140,11 +141,14 @@ class FakeRouter {
       read: async () => state(),
       async setWeight(weight: number) {
         if (weight > fake.notExpressibleAbove) {
-          const error = new Error(
-            `the route's other backends keep ${100 - fake.notExpressibleAbove}%: the canary cannot get ${weight}%`,
+          const left = fake.notExpressibleAbove;
+          throw new WeightNotExpressibleError(
+            "VirtualService shop/checkout",
+            weight,
+            left,
+            1,
+            `its other destinations keep ${100 - left}%`,
           );
-          error.name = "WeightNotExpressibleError";
-          throw error;
         }
         fake.weight = weight;
         fake.writes.push(weight);
@@ -329,7 +333,8 @@ describe("reconciler", () => {
     expect(status.conditions?.find((c) => c.type === "RouteReady")).toMatchObject({
       status: "False",
       reason: "WeightNotExpressible",
-      message: "the route's other backends keep 50%: the canary cannot get 60%",
+      message:
+        "VirtualService shop/checkout: the canary cannot get 60% of the managed route's traffic: its other destinations keep 50%",
     });
     expect(h.events.filter((e) => e.reason === "WeightNotExpressible")).toHaveLength(1);
     expect(h.route.weight).toBe(30);
