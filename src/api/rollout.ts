@@ -212,6 +212,14 @@ const Traffic = z.strictObject({
   routeRef: z
     .strictObject({ apiVersion: z.string().min(1).optional(), kind: z.string().min(1), name: DnsSubdomain })
     .optional(),
+  routes: z
+    .array(DnsSubdomain)
+    .min(1)
+    .max(1, { error: "names one route for now: Stepwise manages a single http route or rule per Rollout" })
+    .describe(
+      "The named http route (Istio) or rule (Gateway API) in the routeRef object to manage; by default the one whose destinations are the stable and canary Services. A route that also sends traffic to the user's own backends is managed only when named here.",
+    )
+    .optional(),
   istio: z.strictObject({ mode: z.enum(["host", "subset"]).prefault(D.istioMode) }).optional(),
 });
 

@@ -47,7 +47,8 @@ export function routerContext(rollout: Rollout, options: RouterOptions = {}): Ro
   };
   if (options.owner) ctx.owner = options.owner;
   if (rollout.spec.traffic.routeRef) ctx.routeRef = { ...rollout.spec.traffic.routeRef };
-  if (options.routeName) ctx.routeName = options.routeName;
+  const routeName = options.routeName ?? rollout.spec.traffic.routes?.[0];
+  if (routeName) ctx.routeName = routeName;
   return ctx;
 }
 

@@ -246,4 +246,103 @@ describe("controller races", { timeout: 180_000 }, () => {
     // up in steps, then all back to the primary once: never back and forth
     expect(weights).toEqual([20, 40, 60, 80, 0]);
   });
+
+  it("a 60% step on an HTTPRoute rule with a third backend gives the canary 60% of the rule, never 100%", async () => {
+    const name = "wgw";
+    const history: KubeObject[] = [];
+    const watch = new Informer(apiSource(cluster.client, "gateway.networking.k8s.io/v1", "HTTPRoute", NS));
+    watch.on((_type, route) => history.push(route));
+    await watch.start();
+    try {
+      await cluster.client.create({
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name, namespace: NS },
+        spec: {
+          parentRefs: [{ name: "wgw", kind: "Service", group: "", port: 80 }],
+          rules: [
+            {
+              name: "split",
+              backendRefs: [
+                { name: "wgw-primary", port: 80, weight: 9 },
+                { name: "legacy", port: 80, weight: 1 },
+              ],
+            },
+          ],
+        },
+      });
+      await newRollout(name, [{ setWeight: 60 }, { pause: { duration: "2s" } }], {
+        traffic: { provider: "gateway", routeRef: { kind: "HTTPRoute", name }, routes: ["split"] },
+        analysis: { interval: "1s", metrics: "istio", profiles: [{ name: "fast-availability" }] },
+      });
+      await setImage(cluster.client, NS, name, `${name}:2`);
+      const done = await waitForStatus(
+        cluster.client,
+        NS,
+        name,
+        (s) => s.phase === "Succeeded" || s.phase === "RolledBack" || s.phase === "Failed",
+        "an end",
+        90_000,
+      );
+      expect(done.phase).toBe("Succeeded");
+      const shares = history.map((route) => {
+        const refs = (route.spec as { rules: { backendRefs: { name: string; weight?: number }[] }[] })
+          .rules[0]!.backendRefs;
+        const total = refs.reduce((sum, ref) => sum + (ref.weight ?? 1), 0);
+        const share = (backend: string) =>
+          (refs.filter((ref) => ref.name === backend).reduce((sum, ref) => sum + (ref.weight ?? 1), 0) *
+            100) /
+          total;
+        return { canary: share("wgw-canary"), legacy: share("legacy") };
+      });
+      expect(Math.max(...shares.map((s) => s.canary))).toBeCloseTo(60, 1);
+      for (const share of shares) expect(share.legacy).toBeCloseTo(10, 1);
+      expect(shares.at(-1)!.canary).toBe(0);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it("a 25% step on a VirtualService route with a 10% foreign destination is applied, not rolled back", async () => {
+    const name = "wvs";
+    const start = routeHistory.get(name)?.length ?? 0;
+    await cluster.client.create({
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name, namespace: NS },
+      spec: {
+        hosts: [name],
+        http: [
+          {
+            name: "primary",
+            route: [
+              { destination: { host: "wvs-primary" }, weight: 90 },
+              { destination: { host: "legacy" }, weight: 10 },
+            ],
+          },
+        ],
+      },
+    });
+    await newRollout(name, [{ setWeight: 25 }, { pause: { duration: "2s" } }], {
+      traffic: { provider: "istio", routeRef: { kind: "VirtualService", name }, routes: ["primary"] },
+    });
+    await setImage(cluster.client, NS, name, `${name}:2`);
+    const done = await waitForStatus(
+      cluster.client,
+      NS,
+      name,
+      (s) => s.phase === "Succeeded" || s.phase === "RolledBack" || s.phase === "Failed",
+      "an end",
+      90_000,
+    );
+    expect(done.phase).toBe("Succeeded");
+    const versions = routeHistory.get(name)!.slice(start);
+    const weightOf = (vs: KubeObject, host: string) =>
+      httpOf(vs)[0]!
+        .route!.filter((d) => d.destination.host === host)
+        .reduce((sum, d) => sum + (d.weight ?? 0), 0);
+    expect(Math.max(...versions.map((vs) => weightOf(vs, "wvs-canary")))).toBe(25);
+    for (const vs of versions) expect(weightOf(vs, "legacy")).toBe(10);
+    expect(weightOf(versions.at(-1)!, "wvs-canary")).toBe(0);
+  });
 });
