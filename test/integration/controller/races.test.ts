@@ -230,12 +230,16 @@ describe("controller races", { timeout: 180_000 }, () => {
       "the first pause",
       60_000,
     );
-    // The controller's Rollout and Deployment watches and lists fail for 12 s (its cache goes stale)
-    // while its reads and writes of single objects still go through.
+    // 4 s in which the API server answers nothing but 503, then 8 s more in which the controller's
+    // Rollout and Deployment watches and lists still fail (its cache goes stale) while reads and writes
+    // of single objects go through again.
+    cluster.api.faults.failNext(1_000_000, 503);
+    cluster.api.faults.dropWatches();
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    cluster.api.faults.clear();
     for (const resource of ["rollouts", "deployments"])
       cluster.api.faults.failNext(1_000_000, 503, { match: { verb: ["watch", "list"], resource } });
-    cluster.api.faults.dropWatches();
-    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
     cluster.api.faults.clear();
     await waitForStatus(cluster.client, NS, name, (s) => s.phase === "Succeeded", "Succeeded", 90_000);
     const weights = routeHistory
