@@ -348,6 +348,9 @@ export const RolloutStatus = z.strictObject({
   step: z.number().int().min(0).optional(),
   stepStartedAt: Timestamp.optional(),
   startedAt: Timestamp.optional(),
+  canaryReadyAt: Timestamp.optional().describe(
+    "When the canary first reported ready for this revision: the analysis' warm-up runs from here.",
+  ),
   weights: z
     .strictObject({
       desired: z.number().min(0).max(100),

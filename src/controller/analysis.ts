@@ -1,7 +1,9 @@
 import { indicatorQueries, ProfileError } from "../analysis/profiles.ts";
-import { alphaShares, errorVerdict, evaluate, type Verdict } from "../analysis/verdict.ts";
+import { alphaShares, errorVerdict, evaluate, judgedWindows, type Verdict } from "../analysis/verdict.ts";
 import { metricsDialect, type Rollout } from "../api/rollout.ts";
-import type { SLOProfile } from "../api/slo-profile.ts";
+import { parseSLOProfile, type SLOProfile } from "../api/slo-profile.ts";
+import type { KubeObject } from "../kube/client.ts";
+import { planSteps } from "../engine/plan.ts";
 import type { ProfileVerdict } from "../engine/types.ts";
 import {
   advancePopulation,
@@ -13,8 +15,54 @@ import { type MetricsProvider, ProviderError } from "../metrics/types.ts";
 import { CANARY_SUFFIX, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import type { AnalysisSource } from "./reconciler.ts";
 
-/** Finds a profile by name for a rollout's namespace: the cluster's SLOProfile objects, then the built-ins. */
+/**
+ * Finds a profile by name for a rollout's namespace: the cluster's SLOProfile objects, then the built-ins.
+ * Throws a ProfileError for an SLOProfile object that is invalid (see clusterProfileLookup).
+ */
 export type ProfileLookup = (namespace: string, name: string) => SLOProfile | undefined;
+
+/** Called once per version of an invalid SLOProfile object, to report it (a Warning Event on it). */
+export type InvalidProfileReport = (object: KubeObject, message: string) => void;
+
+/**
+ * A ProfileLookup over the cluster's SLOProfile objects (`get`) and the built-in profiles. An object that
+ * does not parse is never replaced by the built-in profile of the same name: the lookup throws a
+ * ProfileError naming the fields, so the Rollouts that use it get an Error verdict (which holds them), and
+ * `report` hears of it once per resourceVersion.
+ */
+export function clusterProfileLookup(
+  builtIn: ReadonlyMap<string, SLOProfile>,
+  get: (namespace: string, name: string) => KubeObject | undefined,
+  report: InvalidProfileReport,
+): ProfileLookup {
+  const reported = new Set<string>();
+  return (namespace, name) => {
+    const object = get(namespace, name);
+    if (!object) return builtIn.get(name);
+    const parsed = parseSLOProfile(object);
+    if (parsed.ok) return parsed.value;
+    const problems = parsed.errors.map((error) => `${error.path}: ${error.message}`).join("; ");
+    const message = `SLOProfile ${namespace}/${name} is invalid: ${problems}`;
+    const version = `${namespace}/${name}@${object.metadata.resourceVersion ?? ""}`;
+    if (!reported.has(version)) {
+      reported.add(version);
+      report(object, message);
+    }
+    throw new ProfileError(message);
+  };
+}
+
+/**
+ * When the canary's pods became ready, for the warm-up: status.canaryReadyAt when the engine recorded it.
+ * Otherwise the first step began when they became ready (the engine waits for that), so at step 0 it is the
+ * step's start; at later steps the rollout's start, which is earlier than readiness (warm-up then ends early,
+ * but a later step's canary has been ready for at least the whole of step 0).
+ */
+export function canaryReadyAt(rollout: Rollout, stepStartedAt: number): number {
+  const status = rollout.status;
+  const recorded = status?.canaryReadyAt ?? ((status?.step ?? 0) === 0 ? undefined : status?.startedAt);
+  return recorded ? Date.parse(recorded) : stepStartedAt;
+}
 
 interface StepState {
   step: string;
@@ -48,17 +96,29 @@ export class ProfileAnalysis implements AnalysisSource {
     const dialect = metricsDialect(rollout.spec);
     const target = rollout.spec.targetRef.name;
     const refs = rollout.spec.analysis.profiles;
-    const resolved = refs.map((ref) => this.profiles(namespace, ref.name));
-    const known = resolved.filter((p): p is SLOProfile => p !== undefined);
-    const shares = alphaShares(known);
+    const resolved = refs.map((ref): SLOProfile | string => {
+      try {
+        return this.profiles(namespace, ref.name) ?? `no SLOProfile named ${ref.name}`;
+      } catch (error) {
+        if (error instanceof ProfileError) return error.message;
+        throw error;
+      }
+    });
+    const known = resolved.filter((p): p is SLOProfile => typeof p !== "string");
+    // The budget is spent once per rollout: divided across the plan's steps and the final gate.
+    const shares = alphaShares(known, judgedWindows(planSteps(rollout.spec).length));
     const now = window.now.getTime();
     const since = window.since.getTime();
     return Promise.all(
       refs.map(async (ref, index): Promise<ProfileVerdict> => {
-        const profile = resolved[index];
-        if (!profile)
-          return { profile: ref.name, verdict: "Error", evidence: `no SLOProfile named ${ref.name}` };
-        const context = { now, stepStartedAt: since, alpha: shares[known.indexOf(profile)] };
+        const profile = resolved[index]!;
+        if (typeof profile === "string") return { profile: ref.name, verdict: "Error", evidence: profile };
+        const context = {
+          now,
+          stepStartedAt: since,
+          readyAt: canaryReadyAt(rollout, since),
+          alpha: shares[known.indexOf(profile)],
+        };
         let verdict: Verdict;
         try {
           const queries = indicatorQueries(
