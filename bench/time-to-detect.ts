@@ -58,7 +58,8 @@ function flagger(random: Random, rps: number, canaryRate: number): RolloutOutcom
   let failedServed = 0;
   for (let tick = 1; tick <= 10; tick++) {
     // A failure recorded at one tick rolls back at the next, before any other check.
-    if (failedChecks >= 5) return { decision: "rollback", elapsedMs: tick * 60_000, passWaitMs: 0, failedServed };
+    if (failedChecks >= 5)
+      return { decision: "rollback", elapsedMs: tick * 60_000, passWaitMs: 0, failedServed };
     const total = poisson(random, rps * 60);
     const bad = binomial(random, total, canaryRate);
     failedServed += bad;
@@ -182,7 +183,9 @@ console.log(
   "plan [setWeight 10, pause 2m, setWeight 50, pause 2m] + final gate (up to 10m); looks every 15 s on",
 );
 console.log("15 s scrapes, 20% of windows with a canary counter restart. rps = canary requests/s.");
-console.log("Medians are over all runs ('-' when fewer than half made that decision); times from readiness.\n");
+console.log(
+  "Medians are over all runs ('-' when fewer than half made that decision); times from readiness.\n",
+);
 console.log(line(header));
 console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`);
 for (const row of rows) console.log(line(row));

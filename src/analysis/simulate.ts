@@ -98,7 +98,8 @@ export function simulateRollout(random: Random, scenario: RolloutScenario): Roll
     for (let index = 0; index < windowSlices; index++) {
       if (index === restartAt) {
         // The reset loses what the counter gained between the last look's scrape and the restart.
-        for (let lost = visible; lost < index; lost++) slices[lost] = { ...slices[lost]!, canaryTotal: 0, canaryBad: 0 };
+        for (let lost = visible; lost < index; lost++)
+          slices[lost] = { ...slices[lost]!, canaryTotal: 0, canaryBad: 0 };
       }
       const drawn = slice(random, scenario);
       slices.push(drawn);

@@ -160,7 +160,6 @@ function checked(counts: Counts | undefined, population: string): Counts | undef
   return { bad: counts.bad, total: counts.total };
 }
 
-
 /** The floor under which the baseline comparison never fails the canary. */
 export function baselineFloor(gate: Gate): number {
   return gate.baseline.minBadRate ?? gate.tolerance * BASELINE_DEFAULTS.minBadRateShareOfTolerance;

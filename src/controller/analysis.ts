@@ -1,10 +1,12 @@
-import { indicatorQueries, ProfileError } from "../analysis/profiles.ts";
+import { indicatorQueries, loadBuiltInProfiles, ProfileError } from "../analysis/profiles.ts";
+import { shortAnalysisSteps } from "../analysis/step-time.ts";
 import { alphaShares, errorVerdict, evaluate, judgedWindows, type Verdict } from "../analysis/verdict.ts";
-import { metricsDialect, type Rollout } from "../api/rollout.ts";
+import { API_VERSION } from "../api/common.ts";
+import { metricsDialect, parseRollout, type Rollout } from "../api/rollout.ts";
 import { parseSLOProfile, type SLOProfile } from "../api/slo-profile.ts";
-import type { KubeObject } from "../kube/client.ts";
 import { planSteps } from "../engine/plan.ts";
 import type { ProfileVerdict } from "../engine/types.ts";
+import { type KubeClient, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import {
   advancePopulation,
   type PopulationState,
@@ -171,4 +173,38 @@ export class ProfileAnalysis implements AnalysisSource {
   forget(namespace: string, name: string): void {
     this.steps.delete(`${namespace}/${name}`);
   }
+}
+
+/**
+ * The analysis steps of a Rollout in the cluster that are too short to pass at `rps` requests a second (see
+ * shortAnalysisSteps), with its namespace's SLOProfiles and the built-in ones; `rollout start` prints them.
+ * Nothing when the Rollout cannot be read or parsed: starting it reports that better.
+ */
+export async function shortStepsInCluster(
+  client: KubeClient,
+  ref: { namespace: string; name: string },
+  rps: number,
+): Promise<string[]> {
+  const object = await client
+    .get({ apiVersion: API_VERSION, kind: "Rollout", ...ref })
+    .catch((error: unknown) => {
+      if (error instanceof KubeNotFoundError) return undefined;
+      throw error;
+    });
+  const rollout = object ? parseRollout(object) : undefined;
+  if (!rollout?.ok) return [];
+  const cluster = await client.list(API_VERSION, "SLOProfile", ref.namespace).catch(() => []);
+  const lookup = clusterProfileLookup(
+    await loadBuiltInProfiles(),
+    (_namespace, name) => cluster.find((profile) => profile.metadata.name === name),
+    () => {},
+  );
+  const profile = (name: string) => {
+    try {
+      return lookup(ref.namespace, name);
+    } catch {
+      return undefined; // an invalid profile: the controller reports it
+    }
+  };
+  return shortAnalysisSteps(rollout.value.spec, profile, rps).map((short) => short.message);
 }

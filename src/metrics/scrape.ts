@@ -39,7 +39,10 @@ export class ScrapingProvider implements MetricsProvider {
       try {
         series = parseExposition(await response.text());
       } catch (error) {
-        throw new ProviderError("invalid-response", `${this.url} is not a metrics page: ${(error as Error).message}`);
+        throw new ProviderError(
+          "invalid-response",
+          `${this.url} is not a metrics page: ${(error as Error).message}`,
+        );
       }
       this.history.push({ at, series });
       while (this.history.length > 1 && this.history[0]!.at < at - this.retainMs) this.history.shift();

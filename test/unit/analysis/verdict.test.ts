@@ -76,9 +76,9 @@ describe("evaluate", () => {
     // 25/500 bad at 15 s: the 500th request ends the warm-up before its 30 s
     const observation = { canary: { bad: 25, total: 500 }, baseline: { bad: 4, total: 4500 } };
     expect(evaluate(profile(), observation, at(15)).verdict).toBe("Fail");
-    expect(
-      evaluate(profile(), { ...observation, canary: { bad: 25, total: 499 } }, at(15)).verdict,
-    ).toBe("Inconclusive");
+    expect(evaluate(profile(), { ...observation, canary: { bad: 25, total: 499 } }, at(15)).verdict).toBe(
+      "Inconclusive",
+    );
   });
 
   it("fails at once on the hard floor, even during the warm-up", () => {

@@ -45,7 +45,7 @@ describe("text exposition and selectors", () => {
     expect(() => parseExposition("<html><body>502 Bad Gateway</body></html>\n")).toThrow(
       "line 1 is not a metric sample: <html>",
     );
-    expect(() => parseExposition("up 1\nistio_requests_total{code=\"200\" 5\n")).toThrow(/line 2/);
+    expect(() => parseExposition('up 1\nistio_requests_total{code="200" 5\n')).toThrow(/line 2/);
   });
 
   it("makes the scraper answer an invalid-response error for a garbage page (an Error verdict, not NoData)", async () => {
