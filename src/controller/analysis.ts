@@ -177,7 +177,8 @@ export class ProfileAnalysis implements AnalysisSource {
 
 /**
  * The analysis steps of a Rollout in the cluster that are too short to pass at `rps` requests a second (see
- * shortAnalysisSteps), with its namespace's SLOProfiles and the built-in ones; `rollout start` prints them.
+ * shortAnalysisSteps), with its namespace's SLOProfiles and the built-in ones, after any invalid SLOProfile
+ * it uses; `rollout start` prints them.
  * Nothing when the Rollout cannot be read or parsed: starting it reports that better.
  */
 export async function shortStepsInCluster(
@@ -199,12 +200,16 @@ export async function shortStepsInCluster(
     (_namespace, name) => cluster.find((profile) => profile.metadata.name === name),
     () => {},
   );
+  const invalid = new Set<string>();
   const profile = (name: string) => {
     try {
       return lookup(ref.namespace, name);
-    } catch {
-      return undefined; // an invalid profile: the controller reports it
+    } catch (error) {
+      if (!(error instanceof ProfileError)) throw error;
+      invalid.add(error.message); // the controller holds the rollout on it: say so now
+      return undefined;
     }
   };
-  return shortAnalysisSteps(rollout.value.spec, profile, rps).map((short) => short.message);
+  const short = shortAnalysisSteps(rollout.value.spec, profile, rps).map((step) => step.message);
+  return [...invalid, ...short];
 }
