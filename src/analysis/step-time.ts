@@ -55,6 +55,28 @@ function roughly(ms: number): string {
   return formatDuration(Math.ceil(ms / LOOK_MS) * LOOK_MS);
 }
 
+/** The warning for an analysis step too short to pass: lint, `rollout start` and the status say it alike. */
+export function tooShortMessage(about: {
+  /** Requests a second to the service (rounded for the message). */
+  rps: number;
+  /** The canary's share of them, in percent. */
+  share: number;
+  /** The step's index in the plan (0-based). */
+  step: number;
+  profile: string;
+  /** What the profile needs (timeToPass); undefined: it never passes at this traffic. */
+  needsMs: number | undefined;
+  /** The step's duration. */
+  hasMs: number;
+}): string {
+  const rps = about.rps >= 10 ? Math.round(about.rps) : Number(about.rps.toPrecision(2));
+  const where = `at ~${rps} rps (${Math.round(about.share)}% to the canary) analysis step ${about.step + 1}`;
+  const it = `it is ${formatDuration(about.hasMs)}`;
+  return about.needsMs === undefined
+    ? `${where} can never pass ${about.profile}: the canary gets too little traffic; ${it}`
+    : `${where} needs about ${roughly(about.needsMs)} to pass ${about.profile}, even without errors; ${it}`;
+}
+
 export interface ShortStep {
   /** The step's index in the plan (0-based). */
   step: number;
@@ -90,12 +112,14 @@ export function shortAnalysisSteps(
       undefined,
     );
     if (!slowest || (slowest.ms !== undefined && slowest.ms <= step.untilMs)) return;
-    const where = `at ~${rps} rps (${share}% to the canary) analysis step ${index + 1}`;
-    const it = `it is ${formatDuration(step.untilMs)}`;
-    const message =
-      slowest.ms === undefined
-        ? `${where} can never pass ${slowest.name}: the canary gets too little traffic; ${it}`
-        : `${where} needs about ${roughly(slowest.ms)} to pass ${slowest.name}, even without errors; ${it}`;
+    const message = tooShortMessage({
+      rps,
+      share,
+      step: index,
+      profile: slowest.name,
+      needsMs: slowest.ms,
+      hasMs: step.untilMs,
+    });
     short.push({ step: index, message });
   });
   return short;

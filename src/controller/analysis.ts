@@ -1,10 +1,10 @@
 import { indicatorQueries, loadBuiltInProfiles, ProfileError } from "../analysis/profiles.ts";
-import { shortAnalysisSteps } from "../analysis/step-time.ts";
+import { shortAnalysisSteps, timeToPass, tooShortMessage } from "../analysis/step-time.ts";
 import { alphaShares, errorVerdict, evaluate, judgedWindows, type Verdict } from "../analysis/verdict.ts";
 import { API_VERSION } from "../api/common.ts";
 import { metricsDialect, parseRollout, type Rollout } from "../api/rollout.ts";
 import { parseSLOProfile, type SLOProfile } from "../api/slo-profile.ts";
-import { planSteps } from "../engine/plan.ts";
+import { planSteps, weightAt } from "../engine/plan.ts";
 import type { ProfileVerdict } from "../engine/types.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import {
@@ -55,6 +55,34 @@ export function clusterProfileLookup(
 }
 
 /**
+ * For the status: when an analysis step with a duration cannot pass in it at the traffic seen so far (the
+ * step's counts over its elapsed time), the warning lint and `rollout start` give, so a person knows why it
+ * will pause. Judged from the second look on (15 s), when the rates mean something.
+ */
+function shortStepWarning(
+  profile: SLOProfile,
+  verdict: Verdict,
+  at: { stepMs: number | undefined; elapsedMs: number; share: number; step: number; mirrored: boolean },
+): string | undefined {
+  if (at.stepMs === undefined || at.elapsedMs < 15_000 || !verdict.canary) return undefined;
+  const seconds = at.elapsedMs / 1000;
+  const canaryRps = verdict.canary.total / seconds;
+  const baselineRps = (verdict.baseline?.total ?? 0) / seconds;
+  const needsMs = timeToPass(profile, { canaryRps, baselineRps });
+  if (needsMs !== undefined && needsMs <= at.stepMs) return undefined;
+  // A mirrored canary sees a copy of the service's requests; otherwise the two split them.
+  const rps = at.mirrored ? baselineRps : canaryRps + baselineRps;
+  return tooShortMessage({
+    rps,
+    share: at.share,
+    step: at.step,
+    profile: profile.metadata.name,
+    needsMs,
+    hasMs: at.stepMs,
+  });
+}
+
+/**
  * When the canary's pods became ready, for the warm-up: status.canaryReadyAt when the engine recorded it.
  * Otherwise the first step began when they became ready (the engine waits for that), so at step 0 it is the
  * step's start; at later steps the rollout's start, which is earlier than readiness (warm-up then ends early,
@@ -90,10 +118,10 @@ export class ProfileAnalysis implements AnalysisSource {
     const name = rollout.metadata.name;
     const rolloutKey = `${namespace}/${name}`;
     const stepKey = `${rollout.status?.revision}/${window.since.toISOString()}`;
-    let step = this.steps.get(rolloutKey);
-    if (step?.step !== stepKey) {
-      step = { step: stepKey, populations: new Map() };
-      this.steps.set(rolloutKey, step);
+    let counters = this.steps.get(rolloutKey);
+    if (counters?.step !== stepKey) {
+      counters = { step: stepKey, populations: new Map() };
+      this.steps.set(rolloutKey, counters);
     }
     const dialect = metricsDialect(rollout.spec);
     const target = rollout.spec.targetRef.name;
@@ -108,7 +136,10 @@ export class ProfileAnalysis implements AnalysisSource {
     });
     const known = resolved.filter((p): p is SLOProfile => typeof p !== "string");
     // The budget is spent once per rollout: divided across the plan's steps and the final gate.
-    const shares = alphaShares(known, judgedWindows(planSteps(rollout.spec).length));
+    const plan = planSteps(rollout.spec);
+    const shares = alphaShares(known, judgedWindows(plan.length));
+    const step = plan[rollout.status?.step ?? -1];
+    const stepIndex = rollout.status?.step ?? 0;
     const now = window.now.getTime();
     const since = window.since.getTime();
     return Promise.all(
@@ -136,7 +167,7 @@ export class ProfileAnalysis implements AnalysisSource {
             },
             ref.args,
           );
-          const previous = step.populations.get(ref.name);
+          const previous = counters.populations.get(ref.name);
           const [canary, baseline] = await Promise.all(
             (["canary", "baseline"] as const).map((population) =>
               previous
@@ -146,7 +177,7 @@ export class ProfileAnalysis implements AnalysisSource {
                   ),
             ),
           );
-          step.populations.set(ref.name, { canary: canary!, baseline: baseline! });
+          counters.populations.set(ref.name, { canary: canary!, baseline: baseline! });
           verdict = evaluate(
             profile,
             {
@@ -159,12 +190,22 @@ export class ProfileAnalysis implements AnalysisSource {
           if (!(error instanceof ProviderError || error instanceof ProfileError)) throw error;
           verdict = errorVerdict(profile, error.message, context);
         }
+        const tooShort =
+          step?.kind === "analysis" && verdict.verdict === "Inconclusive"
+            ? shortStepWarning(profile, verdict, {
+                stepMs: step.untilMs,
+                elapsedMs: now - since,
+                share: step.mirror ? 100 : weightAt(plan, stepIndex),
+                mirrored: step.mirror === true,
+                step: stepIndex,
+              })
+            : undefined;
         return {
           profile: verdict.profile,
           verdict: verdict.verdict,
           ...(verdict.canary ? { canary: verdict.canary } : {}),
           ...(verdict.baseline ? { baseline: verdict.baseline } : {}),
-          evidence: verdict.evidence,
+          evidence: tooShort ? `${verdict.evidence}; ${tooShort}` : verdict.evidence,
         };
       }),
     );

@@ -102,6 +102,44 @@ describe("SLOProfiles from the cluster", () => {
   });
 });
 
+describe("the status of an analysis step too short to pass", () => {
+  it("adds the warning to the evidence of an Inconclusive verdict, from the traffic the step has seen", async () => {
+    const t0 = Date.parse("2025-03-01T12:00:00Z");
+    // 4 requests a second to the canary (10%), 36 to the baseline, none of them bad
+    const counters: MetricsProvider = {
+      description: "steady",
+      queryCounts: async (query, at) => {
+        if (query.includes('response_code=~"5.."')) return [];
+        const rps = query.includes('destination_workload="checkout"') ? 4 : 36;
+        return [{ labels: { pod: "p" }, value: Math.floor((rps * (at - t0)) / 1000) }];
+      },
+      health: async () => {},
+    };
+    const analysis = new ProfileAnalysis(
+      counters,
+      clusterProfileLookup(
+        await loadBuiltInProfiles(),
+        () => undefined,
+        () => {},
+      ),
+    );
+    const subject = rollout(
+      canaryRollout("checkout", NS, [{ setWeight: 10 }, { analysis: { duration: "30s" } }], {
+        analysis: { profiles: [{ name: "http-availability" }] },
+      }),
+    );
+    subject.status = { phase: "Progressing", step: 1, stepStartedAt: new Date(t0).toISOString() };
+    const since = new Date(t0);
+    const [early] = await analysis.evaluate(subject, { since, now: new Date(t0 + 10_000) });
+    expect(early!.evidence).not.toContain("analysis step");
+    const [later] = await analysis.evaluate(subject, { since, now: new Date(t0 + 30_000) });
+    expect(later!.verdict).toBe("Inconclusive");
+    expect(later!.evidence).toMatch(
+      /; at ~40 rps \(10% to the canary\) analysis step 2 needs about \d+m(\d+s)? to pass http-availability, even without errors; it is 30s$/,
+    );
+  });
+});
+
 describe("rollout start --rps", () => {
   it("warns about an analysis step too short to pass before starting the release", {
     timeout: 60_000,
