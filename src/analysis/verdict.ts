@@ -144,6 +144,11 @@ function countsText(counts: Counts | undefined): string {
 /** Above this a count cannot be exact in a double, and no service has served that many requests. */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
+/** Counts that are not request counts; evaluate turns it into an Error verdict. */
+class BadCountsError extends RangeError {
+  override name = "BadCountsError";
+}
+
 /**
  * Counts are evidence only when they are whole, finite and bad <= total; anything else is refused with a
  * message (the caller reports an Error verdict, which holds the rollout) rather than read as "no requests".
@@ -153,10 +158,10 @@ function checked(counts: Counts | undefined, population: string): Counts | undef
   for (const field of ["bad", "total"] as const) {
     const value = counts[field];
     if (!Number.isFinite(value) || value < 0 || value > MAX_COUNT)
-      throw new RangeError(`the ${population}'s ${field} count ${value} is not a request count`);
+      throw new BadCountsError(`the ${population}'s ${field} count ${value} is not a request count`);
   }
   if (counts.bad > counts.total)
-    throw new RangeError(`the ${population}'s bad count ${counts.bad} exceeds its total ${counts.total}`);
+    throw new BadCountsError(`the ${population}'s bad count ${counts.bad} exceeds its total ${counts.total}`);
   return { bad: counts.bad, total: counts.total };
 }
 
@@ -182,7 +187,7 @@ export function evaluate(profile: GateSource, observation: Observation, options:
   try {
     verdict = judge(profile, observation, options);
   } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
+    if (!(error instanceof BadCountsError)) throw error;
     return errorVerdict(profile, `bad metric input: ${error.message}`, options);
   }
   return ordered(verdict);

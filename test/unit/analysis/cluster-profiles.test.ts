@@ -134,6 +134,8 @@ describe("the status of an analysis step too short to pass", () => {
     expect(early!.evidence).not.toContain("analysis step");
     const [later] = await analysis.evaluate(subject, { since, now: new Date(t0 + 30_000) });
     expect(later!.verdict).toBe("Inconclusive");
+    // the budget is divided across the plan's two steps and the final gate: fail at 3 / 0.05
+    expect(later!.evidence).toContain("(fail at 60)");
     expect(later!.evidence).toMatch(
       /; at ~40 rps \(10% to the canary\) analysis step 2 needs about \d+m(\d+s)? to pass http-availability, even without errors; it is 30s$/,
     );

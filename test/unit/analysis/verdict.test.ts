@@ -8,6 +8,7 @@ import {
   errorVerdict,
   evaluate,
   type IndicatorQueries,
+  judgedWindows,
   type Observation,
 } from "../../../src/analysis/verdict.ts";
 import { parseSLOProfile, type SLOProfile } from "../../../src/api/slo-profile.ts";
@@ -232,6 +233,12 @@ describe("errorVerdict", () => {
 describe("alphaShares and combine", () => {
   it("splits alpha evenly across indicators (Bonferroni)", () => {
     expect(alphaShares([profile(), profile((d) => (d.spec.gate.alpha = 0.01))])).toEqual([0.025, 0.005]);
+    // spent once per rollout: a plan of 4 steps and the final gate are 5 windows, each a fifth of the share
+    expect(judgedWindows(4)).toBe(5);
+    const shares = alphaShares([profile(), profile((d) => (d.spec.gate.alpha = 0.01))], judgedWindows(4));
+    expect(shares[0]).toBeCloseTo(0.005, 12);
+    expect(shares[1]).toBeCloseTo(0.001, 12);
+    expect(() => alphaShares([profile()], 0)).toThrow("windows must be a whole number >= 1, got 0");
   });
 
   it("ranks Fail over Error over Inconclusive over NoData over Pass, among critical indicators", () => {
