@@ -58,15 +58,14 @@ function flagger(random: Random, rps: number, canaryRate: number): RolloutOutcom
   let failedServed = 0;
   for (let tick = 1; tick <= 10; tick++) {
     // A failure recorded at one tick rolls back at the next, before any other check.
-    if (failedChecks >= 5)
-      return { decision: "rollback", elapsedMs: tick * 60_000, passWaitMs: 0, failedServed };
+    if (failedChecks >= 5) return { decision: "rollback", elapsedMs: tick * 60_000, failedServed };
     const total = poisson(random, rps * 60);
     const bad = binomial(random, total, canaryRate);
     failedServed += bad;
     if (total === 0 || (total - bad) / total < 0.99) failedChecks++;
   }
-  if (failedChecks >= 5) return { decision: "rollback", elapsedMs: 11 * 60_000, passWaitMs: 0, failedServed };
-  return { decision: "promote", elapsedMs: 10 * 60_000, passWaitMs: 10 * 60_000, failedServed };
+  if (failedChecks >= 5) return { decision: "rollback", elapsedMs: 11 * 60_000, failedServed };
+  return { decision: "promote", elapsedMs: 10 * 60_000, failedServed };
 }
 
 function loadProfile(): SLOProfile {

@@ -47,8 +47,6 @@ export interface RolloutOutcome {
   decision: "rollback" | "promote" | "undecided";
   /** Time from the canary's readiness to the decision (ms). */
   elapsedMs: number;
-  /** Of that, the time spent in windows that wait for a Pass (ms). */
-  passWaitMs: number;
   /** Bad canary requests served until the decision. */
   failedServed: number;
 }
@@ -78,12 +76,10 @@ export function simulateRollout(random: Random, scenario: RolloutScenario): Roll
   const scrapeSlices = scenario.scrapeMs / SLICE_MS;
   const phase = scrapeSlices > 0 ? Math.floor(random.next() * scrapeSlices) : 0;
   let windowStart = 0; // ms from the canary's readiness
-  let passWaitMs = 0;
   let failedServed = 0;
-  const outcome = (decision: RolloutOutcome["decision"], elapsedMs: number, waited: number) => ({
+  const outcome = (decision: RolloutOutcome["decision"], elapsedMs: number) => ({
     decision,
     elapsedMs,
-    passWaitMs: passWaitMs + waited,
     failedServed,
   });
   for (const window of scenario.windows) {
@@ -125,18 +121,16 @@ export function simulateRollout(random: Random, scenario: RolloutScenario): Roll
         { canary: { ...canary }, baseline: { ...baseline } },
         { now, stepStartedAt: windowStart, readyAt: 0, alpha },
       ).verdict;
-      const waited = window.pass ? now - windowStart : 0;
-      if (verdict === "Fail") return outcome("rollback", now, waited);
+      if (verdict === "Fail") return outcome("rollback", now);
       if (verdict === "Pass" && window.pass) {
         passed = true;
-        passWaitMs += waited;
         windowStart = now;
         break;
       }
     }
     if (passed) continue;
-    if (window.pass) return outcome("undecided", windowStart + window.durationMs, window.durationMs);
+    if (window.pass) return outcome("undecided", windowStart + window.durationMs);
     windowStart += window.durationMs;
   }
-  return outcome("promote", windowStart, 0);
+  return outcome("promote", windowStart);
 }

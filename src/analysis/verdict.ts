@@ -142,7 +142,7 @@ function countsText(counts: Counts | undefined): string {
 }
 
 /** Above this a count cannot be exact in a double, and no service has served that many requests. */
-export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
 /** Counts that are not request counts; evaluate turns it into an Error verdict. */
 class BadCountsError extends RangeError {

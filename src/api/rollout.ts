@@ -368,6 +368,10 @@ export const RolloutStatus = z.strictObject({
         canary: Counts.optional(),
         baseline: Counts.optional(),
         evidence: z.string().optional(),
+        invalidProfile: z
+          .boolean()
+          .optional()
+          .describe("true when the verdict is an Error because the SLOProfile in the cluster is invalid"),
       }),
     )
     .optional(),

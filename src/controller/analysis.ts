@@ -126,15 +126,22 @@ export class ProfileAnalysis implements AnalysisSource {
     const dialect = metricsDialect(rollout.spec);
     const target = rollout.spec.targetRef.name;
     const refs = rollout.spec.analysis.profiles;
-    const resolved = refs.map((ref): SLOProfile | string => {
+    // A profile, or why there is none: missing, or an invalid SLOProfile object (flagged in the status).
+    const resolved = refs.map((ref): SLOProfile | ProfileVerdict => {
       try {
-        return this.profiles(namespace, ref.name) ?? `no SLOProfile named ${ref.name}`;
+        return (
+          this.profiles(namespace, ref.name) ?? {
+            profile: ref.name,
+            verdict: "Error",
+            evidence: `no SLOProfile named ${ref.name}`,
+          }
+        );
       } catch (error) {
-        if (error instanceof ProfileError) return error.message;
-        throw error;
+        if (!(error instanceof ProfileError)) throw error;
+        return { profile: ref.name, verdict: "Error", evidence: error.message, invalidProfile: true };
       }
     });
-    const known = resolved.filter((p): p is SLOProfile => typeof p !== "string");
+    const known = resolved.filter((p): p is SLOProfile => "spec" in p);
     // The budget is spent once per rollout: divided across the plan's steps and the final gate.
     const plan = planSteps(rollout.spec);
     const shares = alphaShares(known, judgedWindows(plan.length));
@@ -145,7 +152,7 @@ export class ProfileAnalysis implements AnalysisSource {
     return Promise.all(
       refs.map(async (ref, index): Promise<ProfileVerdict> => {
         const profile = resolved[index]!;
-        if (typeof profile === "string") return { profile: ref.name, verdict: "Error", evidence: profile };
+        if (!("spec" in profile)) return profile;
         const context = {
           now,
           stepStartedAt: since,

@@ -70,7 +70,12 @@ describe("SLOProfiles from the cluster", () => {
     const message =
       "SLOProfile shop/http-availability is invalid: spec.gate.baseline.minBadRate: must be below tolerance (0.01): above it the tolerance alone decides";
     // not silently the built-in http-availability: an Error that names the problem
-    expect(first[0]).toEqual({ profile: "http-availability", verdict: "Error", evidence: message });
+    expect(first[0]).toEqual({
+      profile: "http-availability",
+      verdict: "Error",
+      evidence: message,
+      invalidProfile: true,
+    });
     // the built-in http-latency (no such object in the cluster) is still used
     expect(first[1]).toMatchObject({ profile: "http-latency", verdict: "NoData" });
     expect(reported).toEqual([message]);
