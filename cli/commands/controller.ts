@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
-import { parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
-import { ProfileAnalysis } from "../../src/controller/analysis.ts";
+import { clusterProfileLookup, ProfileAnalysis } from "../../src/controller/analysis.ts";
 import { startController } from "../../src/controller/controller.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../../src/kube/client.ts";
+import { EventRecorder } from "../../src/kube/events.ts";
 import { Informer } from "../../src/kube/informer.ts";
 import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
@@ -51,12 +51,14 @@ async function profileLookup(client: KubeClient, namespace: string | undefined) 
   } catch {
     // SLOProfile CRD not installed: built-in profiles only
   }
+  // An invalid SLOProfile is reported with a Warning Event on it, never replaced by a built-in profile.
+  const events = new EventRecorder(client);
   return {
-    lookup(ns: string, name: string): SLOProfile | undefined {
-      const object = cluster.get(ns, name);
-      const parsed = object ? parseSLOProfile(object) : undefined;
-      return parsed?.ok ? parsed.value : builtIn.get(name);
-    },
+    lookup: clusterProfileLookup(
+      builtIn,
+      (ns, name) => cluster.get(ns, name),
+      (object, message) => void events.record(object, "InvalidSLOProfile", message, true).catch(() => {}),
+    ),
     stop: () => cluster.stop(),
   };
 }

@@ -1,11 +1,20 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "../../src/api/duration.ts";
 import { parseRollout } from "../../src/api/rollout.ts";
+import { shortStepsInCluster } from "../../src/controller/analysis.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { parseImages, type RolloutRef, sendCommand, setImages } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { followRollout } from "../follow.ts";
-import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import {
+  CliError,
+  clientFrom,
+  explain,
+  type KubeOptions,
+  numberFlag,
+  runCli,
+  withKubeOptions,
+} from "../kube-options.ts";
 import { outcomeOf } from "../outcome.ts";
 import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
 import { RolloutStore, renderRolloutView, type Snapshot } from "../tui/index.tsx";
@@ -202,12 +211,19 @@ export function followCommands(): Command[] {
       .option("--timeout <duration>", "with --wait: give up after this long (exit 3)", "30m")
       .option("--exit-on-pause", "with --wait: exit 4 when the rollout waits at a manual gate")
       .option("--no-tui", "plain lines even in a terminal")
+      .option("--rps <n>", "the service's requests per second: warn about analysis steps too short to pass")
       .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
   ).action(
     (
       rollout: string,
       options: KubeOptions &
-        OutputOptions & { image: string[]; wait?: boolean; timeout: string; exitOnPause?: boolean },
+        OutputOptions & {
+          image: string[];
+          wait?: boolean;
+          timeout: string;
+          exitOnPause?: boolean;
+          rps?: string;
+        },
     ) =>
       runCli(async () => {
         const mode = outputMode(options);
@@ -215,6 +231,11 @@ export function followCommands(): Command[] {
         const images = parseImages(options.image);
         const { client, namespace } = clientFrom(options);
         const ref = { namespace, name: rollout };
+        if (options.rps !== undefined) {
+          const rps = numberFlag("--rps", options.rps, (n) => n > 0, "a positive number");
+          for (const warning of await shortStepsInCluster(client, ref, rps))
+            console.error(`warning: ${warning}`);
+        }
         let revision: string | undefined;
         let commandId: string | undefined;
         try {

@@ -23,6 +23,13 @@ export {
   rejects,
 } from "./sequential.ts";
 export {
+  type ShortStep,
+  type StepTraffic,
+  shortAnalysisSteps,
+  timeToPass,
+  tooShortMessage,
+} from "./step-time.ts";
+export {
   alphaShares,
   baselineFloor,
   combine,
@@ -31,6 +38,7 @@ export {
   evaluate,
   type GateSource,
   type IndicatorQueries,
+  judgedWindows,
   type Observation,
   type PopulationQueries,
   VERDICT_KINDS,

@@ -46,8 +46,16 @@ export interface EvaluateOptions {
   stepStartedAt: number;
   /** When the canary's pods became ready; warm-up runs from here. Defaults to stepStartedAt. */
   readyAt?: number;
-  /** This indicator's share of the false-failure budget (see alphaShares). Defaults to the gate's alpha. */
+  /**
+   * This indicator's share of the false-failure budget for this step (see alphaShares): the fail test rejects
+   * at 1/alpha. Defaults to the gate's alpha.
+   */
   alpha?: number;
+  /**
+   * The level of the Pass confidence bounds. Defaults to the gate's alpha: a wrong promotion needs every gate
+   * to pass, so the pass side is not divided across steps (only false failures add up over a rollout).
+   */
+  passAlpha?: number;
   /** Copied into the verdict so a person can rerun them. */
   queries?: IndicatorQueries;
 }
@@ -133,12 +141,28 @@ function countsText(counts: Counts | undefined): string {
   return `${number(counts.bad)}/${number(counts.total)} bad (${percent(counts.bad / counts.total)})`;
 }
 
-/** Counts as a profile reports them: finite, bad within [0, total]. */
-function clean(counts: Counts | undefined): Counts | undefined {
+/** Above this a count cannot be exact in a double, and no service has served that many requests. */
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** Counts that are not request counts; evaluate turns it into an Error verdict. */
+class BadCountsError extends RangeError {
+  override name = "BadCountsError";
+}
+
+/**
+ * Counts are evidence only when they are whole, finite and bad <= total; anything else is refused with a
+ * message (the caller reports an Error verdict, which holds the rollout) rather than read as "no requests".
+ */
+function checked(counts: Counts | undefined, population: string): Counts | undefined {
   if (!counts) return undefined;
-  const total = Number.isFinite(counts.total) ? Math.max(0, counts.total) : 0;
-  const bad = Number.isFinite(counts.bad) ? Math.min(Math.max(0, counts.bad), total) : 0;
-  return { bad, total };
+  for (const field of ["bad", "total"] as const) {
+    const value = counts[field];
+    if (!Number.isFinite(value) || value < 0 || value > MAX_COUNT)
+      throw new BadCountsError(`the ${population}'s ${field} count ${value} is not a request count`);
+  }
+  if (counts.bad > counts.total)
+    throw new BadCountsError(`the ${population}'s bad count ${counts.bad} exceeds its total ${counts.total}`);
+  return { bad: counts.bad, total: counts.total };
 }
 
 /** The floor under which the baseline comparison never fails the canary. */
@@ -159,7 +183,14 @@ export function baselineFloor(gate: Gate): number {
  * - Inconclusive otherwise.
  */
 export function evaluate(profile: GateSource, observation: Observation, options: EvaluateOptions): Verdict {
-  return ordered(judge(profile, observation, options));
+  let verdict: Verdict;
+  try {
+    verdict = judge(profile, observation, options);
+  } catch (error) {
+    if (!(error instanceof BadCountsError)) throw error;
+    return errorVerdict(profile, `bad metric input: ${error.message}`, options);
+  }
+  return ordered(verdict);
 }
 
 /** The same fields in the order a person reads them (JSON output keeps it). */
@@ -198,9 +229,10 @@ function ordered(verdict: Verdict): Verdict {
 function judge(profile: GateSource, observation: Observation, options: EvaluateOptions): Verdict {
   const gate = profile.spec.gate;
   const alpha = options.alpha ?? gate.alpha;
+  const passAlpha = options.passAlpha ?? gate.alpha;
   const threshold = 1 / alpha;
-  const canary = clean(observation.canary);
-  const baseline = clean(observation.baseline);
+  const canary = checked(observation.canary, "canary");
+  const baseline = checked(observation.baseline, "baseline");
   const warmupEnd = (options.readyAt ?? options.stepStartedAt) + gate.warmup;
   const details: VerdictDetails = {
     compare: gate.compare,
@@ -287,14 +319,17 @@ function judge(profile: GateSource, observation: Observation, options: EvaluateO
   // compare both: the average of two e-values is an e-value, and at least half the larger one.
   const failLog = logs.length === 1 ? logs[0]! : logSumExp(logs) - Math.log(logs.length);
   const passLog = belowLogE(observed, gate.tolerance);
-  const bound = upperBound(observed, alpha);
+  const bound = upperBound(observed, passAlpha);
   details.pass = { upperBound: bound, eValue: eValue(passLog) };
   const statistic = eValue(failLog);
   const stats = `e=${number(statistic)} (fail at ${number(threshold)}); upper bound ${percent(bound)} (pass below ${percent(gate.tolerance)})`;
   const withStats = { ...base, statistic, upperBound: bound };
 
-  if (options.now < warmupEnd) {
-    const reason = `warming up until ${details.warmupUntil}`;
+  // Warm-up ends warmup after the pods became ready, or once the canary served warmupRequests requests.
+  const warmedUp =
+    options.now >= warmupEnd || (gate.warmupRequests !== undefined && observed.total >= gate.warmupRequests);
+  if (!warmedUp) {
+    const reason = `warming up until ${details.warmupUntil}${gate.warmupRequests !== undefined ? ` or ${gate.warmupRequests} canary requests` : ""}`;
     return { ...withStats, verdict: "Inconclusive", reason, evidence: `${reason}; ${populations}; ${stats}` };
   }
 
@@ -312,34 +347,32 @@ function judge(profile: GateSource, observation: Observation, options: EvaluateO
   const waiting: string[] = [];
   if (observed.total < gate.minRequests)
     waiting.push(`${number(observed.total)} of ${gate.minRequests} requests`);
-  if (!rejects(passLog, alpha))
+  if (!rejects(passLog, passAlpha))
     waiting.push(`upper bound ${percent(bound)} not below ${percent(gate.tolerance)}`);
   if (baselineLog !== undefined && details.baseline) {
     const passRatio = gate.baseline.passRatio;
     if (passRatio === undefined) {
       if (baselineLog > 0) waiting.push("the baseline comparison leans towards a regression");
     } else {
-      // Either route shows the canary is no regression; each gets half of alpha.
-      const within = rejects(
-        ratioBelowLogE(observed, baseline as Counts, passRatio, BOUND_GRID) ?? 0,
-        alpha / 2,
-      );
-      // A clean baseline leaves the ratio unbounded; then the canary passes when its bound is under
-      // passRatio times the baseline's observed rate, taken as at least minBadRate.
-      const baselineRate = baseline && baseline.total > 0 ? baseline.bad / baseline.total : 0;
-      const relativeBound = passRatio * Math.max(baselineRate, details.baseline.minBadRate);
-      const belowFloor = upperBound(observed, alpha / 2) < relativeBound;
-      const ratioBound = ratioUpperBound(observed, baseline as Counts, alpha / 2);
+      // The canary is within the promise when its rate is at most passRatio x the baseline's, or under the
+      // floor. Pass needs one of the two shown, each at passAlpha / 2: a canary outside both passes with
+      // probability at most passAlpha.
+      const half = passAlpha / 2;
+      const within = rejects(ratioBelowLogE(observed, baseline as Counts, passRatio, BOUND_GRID) ?? 0, half);
+      const belowFloor = upperBound(observed, half) < details.baseline.minBadRate;
+      const ratioBound = ratioUpperBound(observed, baseline as Counts, half);
       details.baseline.passRatio = passRatio;
       details.baseline.ratioUpperBound = ratioBound;
       if (!within && !belowFloor) {
         const shown = Number.isFinite(ratioBound) ? `${number(ratioBound)}x` : "unbounded";
-        waiting.push(`ratio to the baseline's bad rate ${shown}, not shown below ${passRatio}x`);
+        waiting.push(
+          `ratio to the baseline's bad rate ${shown}, not shown below ${passRatio}x (nor the rate below ${percent(details.baseline.minBadRate)})`,
+        );
       }
     }
   }
   if (waiting.length === 0) {
-    const reason = `the canary's bad rate is below ${percent(gate.tolerance)} with confidence ${1 - alpha}`;
+    const reason = `the canary's bad rate is below ${percent(gate.tolerance)} with confidence ${1 - passAlpha}`;
     const note = details.baselineSkipped
       ? ` (${details.baselineSkipped}: compared with the tolerance only)`
       : "";
@@ -383,11 +416,21 @@ export function errorVerdict(
 }
 
 /**
- * Each indicator's share of the false-failure budget when several are judged together (Bonferroni): the
- * chance that any healthy indicator fails stays below the largest alpha.
+ * Each indicator's share of the false-failure budget at one step (Bonferroni). Every step of a rollout's plan,
+ * and the final gate before promotion, judges its own counts with a fresh test, so the budget is divided by
+ * the number of these `windows` as well as by the number of indicators: the chance that any healthy
+ * indicator fails anywhere in the rollout stays below the largest alpha. Nothing needs to be carried from
+ * step to step, so the bound holds across controller restarts.
  */
-export function alphaShares(profiles: readonly GateSource[]): number[] {
-  return profiles.map((profile) => profile.spec.gate.alpha / profiles.length);
+export function alphaShares(profiles: readonly GateSource[], windows = 1): number[] {
+  if (!(Number.isInteger(windows) && windows >= 1))
+    throw new RangeError(`windows must be a whole number >= 1, got ${windows}`);
+  return profiles.map((profile) => profile.spec.gate.alpha / (profiles.length * windows));
+}
+
+/** The windows a rollout's plan of `steps` steps is judged in: each step, and the final gate. */
+export function judgedWindows(steps: number): number {
+  return steps + 1;
 }
 
 const PRECEDENCE: readonly VerdictKind[] = ["Fail", "Error", "Inconclusive", "NoData", "Pass"];

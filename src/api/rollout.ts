@@ -359,6 +359,9 @@ export const RolloutStatus = z.strictObject({
   step: z.number().int().min(0).optional(),
   stepStartedAt: Timestamp.optional(),
   startedAt: Timestamp.optional(),
+  canaryReadyAt: Timestamp.optional().describe(
+    "When the canary first reported ready for this revision: the analysis' warm-up runs from here.",
+  ),
   weights: z
     .strictObject({
       desired: z.number().min(0).max(100),
@@ -376,6 +379,10 @@ export const RolloutStatus = z.strictObject({
         canary: Counts.optional(),
         baseline: Counts.optional(),
         evidence: z.string().optional(),
+        invalidProfile: z
+          .boolean()
+          .optional()
+          .describe("true when the verdict is an Error because the SLOProfile in the cluster is invalid"),
       }),
     )
     .optional(),

@@ -54,6 +54,14 @@ const Gate = z
     alpha: z.number().gt(0).max(0.5).prefault(G.alpha),
     minRequests: z.number().int().min(1).prefault(G.minRequests),
     warmup: Duration.prefault(G.warmup),
+    warmupRequests: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "Warm-up also ends once the canary has served this many requests in the step, if that comes before warmup.",
+      ),
     noData: z
       .strictObject({
         policy: z.enum(["hold", "fail"]).prefault(G.noData.policy),
@@ -83,7 +91,7 @@ const Gate = z
           .min(1)
           .optional()
           .describe(
-            "When set, Pass also needs the canary shown to be within passRatio times the baseline's bad rate (or below minBadRate); unset, Pass needs only that the comparison does not lean towards a regression.",
+            "When set, Pass also needs the canary shown to be within passRatio times the baseline's bad rate (or below minBadRate); set it to maxRatio for no zone where a worse canary can pass. Unset, Pass needs only that the comparison does not lean towards a regression.",
           ),
       })
       .superRefine((baseline, ctx) => {
@@ -101,7 +109,9 @@ const Gate = z
       .prefault({}),
     hardFloor: z
       .strictObject({ maxBadRate: z.number().gt(0).max(1), minRequests: z.number().int().min(1) })
-      .describe("Fails at once when the canary's bad rate exceeds maxBadRate over at least minRequests.")
+      .describe(
+        "Fails at once, warm-up or not, when the canary's bad rate exceeds maxBadRate over at least minRequests.",
+      )
       .optional(),
   })
   .superRefine((gate, ctx) => {

@@ -4,7 +4,10 @@
  * errors. The state is a plain JSON-serialisable object, so a controller can keep it (the counts baseline) in
  * a Rollout's status and resume after a restart.
  */
-import type { CounterSample } from "./types.ts";
+import { type CounterSample, ProviderError } from "./types.ts";
+
+/** Above this a counter cannot be exact in a double, and no service has served that many requests. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 export interface SeriesState {
   /** The raw value at the last look. */
@@ -31,8 +34,21 @@ export function seriesKey(labels: Readonly<Record<string, string>>): string {
   );
 }
 
-function usable(sample: CounterSample): boolean {
-  return Number.isFinite(sample.value) && sample.value >= 0;
+/**
+ * Bad input is never evidence: a sample that is not a finite counter value in [0, MAX_COUNTER] refuses the
+ * whole answer (an Error verdict, which holds the rollout) instead of being skipped as if absent.
+ */
+function checked(samples: readonly CounterSample[]): readonly CounterSample[] {
+  for (const sample of samples) {
+    const value = sample.value;
+    if (typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= MAX_COUNTER) continue;
+    const what = !Number.isFinite(value) ? "not a finite number" : value < 0 ? "negative" : "absurdly large";
+    throw new ProviderError(
+      "invalid-response",
+      `counter ${seriesKey(sample.labels)} has the value ${value}, which is ${what}: refusing the answer`,
+    );
+  }
+  return samples;
 }
 
 /**
@@ -41,7 +57,7 @@ function usable(sample: CounterSample): boolean {
  */
 export function startCounters(samples: readonly CounterSample[], at: number): CounterState {
   const series: Record<string, SeriesState> = {};
-  for (const sample of samples.filter(usable))
+  for (const sample of checked(samples))
     series[seriesKey(sample.labels)] = { last: sample.value, increase: 0 };
   return { startedAt: at, at, series };
 }
@@ -58,7 +74,7 @@ export function advanceCounters(
 ): CounterState {
   if (at < state.at) throw new RangeError(`looks must move forward in time: ${at} is before ${state.at}`);
   const series: Record<string, SeriesState> = { ...state.series };
-  for (const sample of samples.filter(usable)) {
+  for (const sample of checked(samples)) {
     const key = seriesKey(sample.labels);
     const previous = series[key];
     if (!previous) series[key] = { last: sample.value, increase: sample.value };

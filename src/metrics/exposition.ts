@@ -30,13 +30,16 @@ function parseLabels(text: string): { name: string; op: string; value: string }[
   return labels;
 }
 
-/** Every sample of a text exposition; comments and blank lines are skipped. */
+/**
+ * Every sample of a text exposition; comments and blank lines are skipped. A line that is not a sample is a
+ * SyntaxError naming it: a garbage page must not read as a page without the series asked for.
+ */
 export function parseExposition(text: string): Series[] {
   const series: Series[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
+  for (const [index, line] of text.split("\n").entries()) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
     const match = SAMPLE_RE.exec(line.trim());
-    if (!match) continue;
+    if (!match) throw new SyntaxError(`line ${index + 1} is not a metric sample: ${line.slice(0, 80)}`);
     const labels = Object.fromEntries(parseLabels(match[3] ?? "").map((l) => [l.name, l.value]));
     series.push({ name: match[1]!, labels, value: Number(match[4]) });
   }

@@ -35,7 +35,16 @@ export class ScrapingProvider implements MetricsProvider {
       const response = await fetch(this.url, { signal: AbortSignal.timeout(this.intervalMs) });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const at = Date.now();
-      this.history.push({ at, series: parseExposition(await response.text()) });
+      let series: Series[];
+      try {
+        series = parseExposition(await response.text());
+      } catch (error) {
+        throw new ProviderError(
+          "invalid-response",
+          `${this.url} is not a metrics page: ${(error as Error).message}`,
+        );
+      }
+      this.history.push({ at, series });
       while (this.history.length > 1 && this.history[0]!.at < at - this.retainMs) this.history.shift();
       this.lastError = undefined;
     } catch (error) {
@@ -50,6 +59,8 @@ export class ScrapingProvider implements MetricsProvider {
     } catch (error) {
       throw new ProviderError("query", (error as Error).message);
     }
+    // A page that did not parse is an error at once: what it says is not evidence, old scrapes are stale.
+    if (this.lastError instanceof ProviderError) throw this.lastError;
     const newest = this.history.at(-1);
     if (!newest || (this.lastError && newest.at < Date.now() - 3 * this.intervalMs)) {
       throw new ProviderError("unreachable", `cannot scrape ${this.url}: ${String(this.lastError)}`);

@@ -7,7 +7,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { BUILT_IN_PROFILE_DIR, loadBuiltInProfiles } from "../analysis/profiles.ts";
 import { parseRollout, type TrafficProvider } from "../api/rollout.ts";
 import { type MetricProvider, parseSLOProfile } from "../api/slo-profile.ts";
-import { ProfileAnalysis } from "../controller/analysis.ts";
+import { clusterProfileLookup, ProfileAnalysis } from "../controller/analysis.ts";
 import { type RunningController, startController } from "../controller/controller.ts";
 import { DEFAULT_FAULT_STATUS } from "../faults/answer.ts";
 import { startFaultServer } from "../faults/server.ts";
@@ -279,9 +279,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
 
     const builtIn = await loadBuiltInProfiles();
-    const profiles = new Map<string, ReturnType<typeof parseSLOProfile>>();
+    const profiles = new Map<string, KubeObject>();
     for (const object of await client.list("stepwise.dev/v1alpha1", "SLOProfile", NAMESPACE)) {
-      profiles.set(object.metadata.name, parseSLOProfile(object));
+      profiles.set(object.metadata.name, object);
     }
     const controllerClient = new KubeClient(kc, {
       fieldManager: "stepwise-controller",
@@ -294,10 +294,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const controller: RunningController = await startController({
       client: controllerClient,
       namespace: NAMESPACE,
-      analysis: new ProfileAnalysis(provider, (_ns, name) => {
-        const parsed = profiles.get(name);
-        return parsed?.ok ? parsed.value : builtIn.get(name);
-      }),
+      analysis: new ProfileAnalysis(
+        provider,
+        clusterProfileLookup(
+          builtIn,
+          (_ns, name) => profiles.get(name),
+          () => {},
+        ),
+      ),
       routerFor: (rollout) => createRouter(rollout, controllerClient, { owner: ownerOf(rollout) }),
       logger,
       metrics: new ControllerMetrics(),

@@ -42,26 +42,33 @@ const linkerd = (name: string, rest: Partial<Workload>): Workload => ({
   ...rest,
 });
 
+// 2x regressions at 10 rps: the canary's errors drawn at 0.2% (five seeds), the baseline's at 0.1%.
+const REGRESSION_SEEDS = [1, 2, 3, 4, 5];
+
+// Healthy canaries get 100 rps (and their baselines 900): at the baseline's own 0.1% errors, ten minutes
+// at 10 rps cannot show a canary within 2x of its baseline, so the shipped profile rightly waits there.
 const WORKLOADS: Workload[] = [
   istio("checkout-primary", {
     pods: [
-      { name: "checkout-primary-5c8b-p1", from: -600, rps: 45 },
-      { name: "checkout-primary-5c8b-p2", from: -600, rps: 45 },
+      { name: "checkout-primary-5c8b-p1", from: -600, rps: 450 },
+      { name: "checkout-primary-5c8b-p2", from: -600, rps: 450 },
     ],
   }),
   // healthy: one pod restarts five minutes in (a counter reset) and a second pod joins after three
   istio("checkout-canary", {
     pods: [
-      { name: "checkout-canary-6f7a-c1", from: 0, rps: 10, resetAt: 285 },
-      { name: "checkout-canary-6f7a-c2", from: 180, rps: 2 },
+      { name: "checkout-canary-6f7a-c1", from: 0, rps: 100, resetAt: 285 },
+      { name: "checkout-canary-6f7a-c2", from: 180, rps: 20 },
     ],
   }),
   istio("errors-canary", { errorRate: 0.05 }),
-  istio("slow-canary", { slowShare: 0.3 }),
+  istio("slow-canary", { slowShare: 0.3, pods: [{ name: "slow-canary-1-s1", from: 0, rps: 100 }] }),
   istio("orders-primary", { protocol: "grpc", pods: [{ name: "orders-primary-1-p1", from: -600, rps: 90 }] }),
   istio("orders-canary", { protocol: "grpc", errorRate: 0.05 }),
-  linkerd("web-primary", { pods: [{ name: "web-primary-9a-p1", from: -600, rps: 90 }] }),
-  linkerd("web-canary", {}),
+  istio("twice-primary", { seed: 100, pods: [{ name: "twice-primary-1-p1", from: -600, rps: 90 }] }),
+  ...REGRESSION_SEEDS.map((seed) => istio(`twice-${seed}-canary`, { errorRate: 0.002, seed })),
+  linkerd("web-primary", { pods: [{ name: "web-primary-9a-p1", from: -600, rps: 900 }] }),
+  linkerd("web-canary", { pods: [{ name: "web-canary-2b-w1", from: 0, rps: 100 }] }),
   linkerd("web-broken", { errorRate: 0.05 }),
 ];
 
@@ -126,17 +133,17 @@ describe.skipIf(missing)("rollout analyze against a real Prometheus", { timeout:
     const result = json(outcome);
     expect(result.verdict).toBe("Pass");
     const [availability, latency] = result.profiles;
-    // c1: 2850 requests before its restart after 285 s and 3150 after; c2: 2 rps from 180 s: 840
-    expect(availability.canary.total).toBe(6840);
-    // 0.1% of each count since the process started, floored: 2 + 3 before and after c1's reset, 0 for c2
-    expect(availability.canary.bad).toBe(5);
-    expect(availability.baseline).toEqual({ bad: 54, total: 54000 });
+    // c1: 28500 requests before its restart after 285 s and 31500 after; c2: 20 rps from 180 s: 8400
+    expect(availability.canary.total).toBe(68400);
+    // 0.1% of each count since the process started, floored: 28 + 31 before and after c1's reset, 8 for c2
+    expect(availability.canary.bad).toBe(67);
+    expect(availability.baseline).toEqual({ bad: 540, total: 540000 });
     expect(availability).toMatchObject({ profile: "http-availability", verdict: "Pass", threshold: 40 });
     expect(availability.queries.canary.total).toContain('destination_workload="checkout-canary"');
     expect(availability.range).toEqual({ start: iso(0), end: iso(600) });
     expect(latency).toMatchObject({ profile: "http-latency", verdict: "Pass" });
-    // 1% slow, floored likewise: 28 + 31 (c1) + 8 (c2)
-    expect(latency.canary).toEqual({ bad: 67, total: 6840 });
+    // 1% slow, floored likewise: 285 + 315 (c1) + 84 (c2)
+    expect(latency.canary).toEqual({ bad: 684, total: 68400 });
   });
 
   it.concurrent("fails a canary answering 5% of requests with 503 (exit 1)", async () => {
@@ -170,7 +177,7 @@ describe.skipIf(missing)("rollout analyze against a real Prometheus", { timeout:
     expect(outcome.code).toBe(1);
     expect(outcome.stdout).toContain("http-availability: Pass");
     expect(outcome.stdout).toContain("http-latency: Fail");
-    expect(outcome.stdout).toContain("canary 1800/6000 bad (30.0%)");
+    expect(outcome.stdout).toContain("canary 18000/60000 bad (30.0%)");
     expect(outcome.stdout).toContain("overall: Fail");
   });
 
@@ -189,8 +196,32 @@ describe.skipIf(missing)("rollout analyze against a real Prometheus", { timeout:
     expect(result.profiles[0].reason).toBe(
       "the canary served no requests (no series matched its queries); holding",
     );
-    expect(result.profiles[0].baseline).toEqual({ bad: 54, total: 54000 });
+    expect(result.profiles[0].baseline).toEqual({ bad: 540, total: 540000 });
   });
+
+  it.concurrent.each(REGRESSION_SEEDS)(
+    "never passes a 2x regression over 10 minutes at 10 rps (errors drawn with seed %i)",
+    async (seed) => {
+      const outcome = await analyze(
+        ...common("istio", "shop", `twice-${seed}-canary`, "twice-primary"),
+        "--profile",
+        "http-availability",
+        "--step",
+        "15s",
+        ...window(),
+        "-o",
+        "json",
+      );
+      expect(complaints(outcome)).toEqual([]);
+      const [availability] = json(outcome).profiles;
+      expect(availability.canary.total).toBe(6000);
+      expect(availability.baseline.total).toBe(54000);
+      // the drawn errors scatter around 12 and 54; whatever they are, the verdict is not Pass
+      expect(availability.canary.bad).toBeGreaterThan(0);
+      expect(availability.verdict).not.toBe("Pass");
+      expect(outcome.code).not.toBe(0);
+    },
+  );
 
   it.concurrent("is inconclusive during the warm-up (exit 3)", async () => {
     const outcome = await analyze(
@@ -219,8 +250,8 @@ describe.skipIf(missing)("rollout analyze against a real Prometheus", { timeout:
     );
     expect(healthy.code).toBe(0);
     const [availability, latency] = json(healthy).profiles;
-    expect(availability.canary).toEqual({ bad: 6, total: 6000 });
-    expect(latency.canary).toEqual({ bad: 60, total: 6000 });
+    expect(availability.canary).toEqual({ bad: 60, total: 60000 });
+    expect(latency.canary).toEqual({ bad: 600, total: 60000 });
     expect(latency.queries.canary.ratio).toContain('le=~"300(\\\\.0)?"');
     const broken = await analyze(
       ...common("linkerd", "books", "web-broken", "web-primary"),

@@ -1,8 +1,10 @@
 /**
  * Generates Istio and Linkerd request metrics as OpenMetrics text, with timestamps, for
- * `promtool tsdb create-blocks-from openmetrics`. Counts are deterministic (no randomness): each pod serves
- * `rps` requests a second, a fixed share of them bad or slow, scraped every 15 s.
+ * `promtool tsdb create-blocks-from openmetrics`. Each pod serves `rps` requests a second, scraped every
+ * 15 s; a fixed share of them is bad or slow, or, for a workload with a `seed`, its bad requests are drawn
+ * (binomial, seeded: the same text every time), as a real error rate scatters.
  */
+import { binomial, type Random, seededRandom } from "../../../src/analysis/random.ts";
 
 export const SCRAPE_SECONDS = 15;
 
@@ -28,6 +30,8 @@ export interface Workload {
   /** Share of requests taking 800 ms; the rest take 40 ms. */
   slowShare: number;
   protocol?: "http" | "grpc";
+  /** Draw each scrape interval's bad requests at errorRate with this seed, instead of a fixed share. */
+  seed?: number;
 }
 
 const ISTIO_BUCKETS = [
@@ -54,10 +58,32 @@ function served(pod: Pod, t: number): number | undefined {
   return Math.floor(pod.rps * (t - since));
 }
 
+/** Cumulative drawn bad requests of one pod by its cumulative total, drawn in increasing order of totals. */
+const drawn = new Map<string, { random: Random; totals: number[]; bads: number[] }>();
+
+function drawnBad(workload: Workload, pod: Pod, total: number): number {
+  if (pod.resetAt !== undefined) throw new Error("a seeded workload cannot have counter resets");
+  const key = `${workload.namespace}/${workload.name}/${pod.name}/${workload.seed}`;
+  let state = drawn.get(key);
+  if (!state) {
+    state = { random: seededRandom(workload.seed!), totals: [0], bads: [0] };
+    drawn.set(key, state);
+  }
+  const known = state.totals.indexOf(total);
+  if (known >= 0) return state.bads[known]!;
+  const last = state.totals.length - 1;
+  if (total < state.totals[last]!) throw new Error("seeded counts must be asked for in time order");
+  const bad = state.bads[last]! + binomial(state.random, total - state.totals[last]!, workload.errorRate);
+  state.totals.push(total);
+  state.bads.push(bad);
+  return bad;
+}
+
 function split(workload: Workload, pod: Pod, t: number) {
   const total = served(pod, t);
   if (total === undefined) return undefined;
-  const bad = Math.floor(total * workload.errorRate);
+  const bad =
+    workload.seed === undefined ? Math.floor(total * workload.errorRate) : drawnBad(workload, pod, total);
   const slow = Math.floor(total * workload.slowShare);
   return { total, bad, good: total - bad, slow, fast: total - slow };
 }

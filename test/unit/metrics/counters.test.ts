@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { PopulationQueries } from "../../../src/analysis/verdict.ts";
 import { countsOver, populationCounts, sampleTimes, startPopulation } from "../../../src/metrics/collect.ts";
 import { advanceCounters, seriesKey, startCounters, totalIncrease } from "../../../src/metrics/counters.ts";
-import type { CounterSample, MetricsProvider } from "../../../src/metrics/types.ts";
+import { type CounterSample, type MetricsProvider, ProviderError } from "../../../src/metrics/types.ts";
 
 const s = (pod: string, value: number, code = "200"): CounterSample => ({ labels: { pod, code }, value });
 
@@ -28,12 +28,35 @@ describe("counter increments", () => {
     expect(totalIncrease(state)).toBe(60);
   });
 
-  it("keeps what a vanished series counted, and ignores values that are not counts", () => {
+  it("keeps what a vanished series counted", () => {
     let state = startCounters([s("old", 10)], 0);
     state = advanceCounters(state, [s("old", 25), s("new", 5)], 15_000);
-    state = advanceCounters(state, [s("new", 9), { labels: { pod: "x" }, value: Number.NaN }], 30_000);
+    state = advanceCounters(state, [s("new", 9)], 30_000);
     expect(totalIncrease(state)).toBe(15 + 9);
     expect(Object.keys(state.series)).toHaveLength(2);
+  });
+
+  it("refuses values that are not counter values, naming the series: bad input is never evidence", () => {
+    const state = startCounters([s("a", 10)], 0);
+    for (const [value, what] of [
+      [Number.NaN, "not a finite number"],
+      [Number.POSITIVE_INFINITY, "not a finite number"],
+      [-3, "negative"],
+      [1e300, "absurdly large"],
+    ] as const) {
+      const bad = [s("a", 12), { labels: { pod: "x" }, value }];
+      const refused = (() => {
+        try {
+          advanceCounters(state, bad, 15_000);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect((refused as ProviderError).kind).toBe("invalid-response");
+      expect((refused as Error).message).toContain(`[["pod","x"]] has the value ${value}, which is ${what}`);
+      expect(() => startCounters(bad, 0)).toThrow(what);
+    }
   });
 
   it("identifies a series by its labels whatever their order", () => {

@@ -1,5 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { parseExposition, parseSelector } from "../../../src/metrics/exposition.ts";
+import { ScrapingProvider } from "../../../src/metrics/scrape.ts";
+import { ProviderError } from "../../../src/metrics/types.ts";
 
 const text = `# HELP istio_requests_total Total requests.
 # TYPE istio_requests_total counter
@@ -35,6 +39,30 @@ describe("text exposition and selectors", () => {
     expect(select('response_latency_ms_bucket{le=~"500(\\\\.0)?"}')).toEqual([99]);
     expect(select("up")).toEqual([1]);
     expect(select('istio_requests_total{missing=""}')).toHaveLength(3);
+  });
+
+  it("refuses a page that is not an exposition, naming the line, instead of reading it as no series", () => {
+    expect(() => parseExposition("<html><body>502 Bad Gateway</body></html>\n")).toThrow(
+      "line 1 is not a metric sample: <html>",
+    );
+    expect(() => parseExposition('up 1\nistio_requests_total{code="200" 5\n')).toThrow(/line 2/);
+  });
+
+  it("makes the scraper answer an invalid-response error for a garbage page (an Error verdict, not NoData)", async () => {
+    const server = createServer((_request, response) => response.end("<html>oops</html>\n"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const scraper = new ScrapingProvider(`http://127.0.0.1:${port}/metrics`, 60_000);
+    try {
+      await scraper.start();
+      const refused = await scraper.queryCounts("istio_requests_total", Date.now()).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect((refused as ProviderError).kind).toBe("invalid-response");
+      expect((refused as Error).message).toContain("is not a metrics page: line 1 is not a metric sample");
+    } finally {
+      scraper.stop();
+      server.close();
+    }
   });
 
   it("refuses what is not a plain selector", () => {
