@@ -383,6 +383,10 @@ export const RolloutStatus = z.strictObject({
           .boolean()
           .optional()
           .describe("true when the verdict is an Error because the SLOProfile in the cluster is invalid"),
+        critical: z
+          .boolean()
+          .optional()
+          .describe("false when the profile's gate is not critical: reported, never deciding the rollout"),
       }),
     )
     .optional(),

@@ -213,6 +213,7 @@ export class ProfileAnalysis implements AnalysisSource {
           ...(verdict.canary ? { canary: verdict.canary } : {}),
           ...(verdict.baseline ? { baseline: verdict.baseline } : {}),
           evidence: tooShort ? `${verdict.evidence}; ${tooShort}` : verdict.evidence,
+          ...(profile.spec.gate.critical ? {} : { critical: false }),
         };
       }),
     );

@@ -11,6 +11,8 @@ export const CONDITION = {
   SpecValid: "SpecValid",
   /** The route object takes the weights asked for; False says why it cannot. */
   RouteReady: "RouteReady",
+  /** Every SLOProfile the analysis uses is valid (as of the last look); False names the invalid one. */
+  ProfilesValid: "ProfilesValid",
   /** A release is under way (Initializing, Progressing, Promoting, RollingBack). */
   Progressing: "Progressing",
   /** Nothing keeps the rollout from doing its job: the spec is valid, the route takes weights, not Failed. */

@@ -108,6 +108,11 @@ class Tick {
       set(CONDITION.RouteReady, true, "WeightApplied", "the route carries the desired weights");
     else if (!this.routeBlocked())
       set(CONDITION.RouteReady, true, "WeightPending", "the route is being set to the desired weights");
+    const invalid = this.obs.verdicts.find((v) => v.invalidProfile);
+    if (invalid)
+      set(CONDITION.ProfilesValid, false, "InvalidSLOProfile", invalid.evidence ?? invalid.profile);
+    else if (this.obs.verdicts.length > 0)
+      set(CONDITION.ProfilesValid, true, "Valid", "every SLOProfile the analysis uses is valid");
     const releasing = RELEASING.includes(this.phase);
     set(CONDITION.Progressing, releasing, this.phase, this.status.message ?? this.phase);
     const ready = this.phase !== "Failed" && !this.routeBlocked();
@@ -286,6 +291,7 @@ class Tick {
 
   private startPhaseStep(event: "Bootstrap" | "NewRevision" | "Retry", message: string): void {
     this.status.step = 0;
+    delete this.status.canaryReadyAt;
     this.status.stepStartedAt = this.nowIso;
     this.go(event, message);
   }
@@ -371,6 +377,8 @@ class Tick {
       return this.wakeIn(this.spec.analysis.interval);
     }
     this.status.step = -1;
+    // the analysis' warm-up runs from here
+    this.status.canaryReadyAt = this.nowIso;
     this.nextStep("canary is ready");
   }
 
@@ -378,7 +386,10 @@ class Tick {
     return this.requiredVerdicts(profiles).filter((v) => v.verdict === "Fail");
   }
 
-  /** Verdicts of the required profiles (optionally only those named by the step). */
+  /**
+   * Verdicts of the required profiles (optionally only those named by the step). A profile whose gate is
+   * not critical is reported and never decides.
+   */
   private requiredVerdicts(profiles?: string[]): ProfileVerdict[] {
     const required = new Set(
       this.spec.analysis.profiles
@@ -386,7 +397,7 @@ class Tick {
         .map((p) => p.name),
     );
     if (profiles) for (const name of profiles) required.add(name);
-    return this.obs.verdicts.filter((v) => required.has(v.profile));
+    return this.obs.verdicts.filter((v) => required.has(v.profile) && v.critical !== false);
   }
 
   private progress(): void {
@@ -464,10 +475,13 @@ class Tick {
 
   /** What keeps the required profiles (or the step's) from passing: "name: verdict", or "no verdicts". */
   private notPassing(profiles?: string[]): string[] {
+    const names = profiles ?? this.spec.analysis.profiles.filter((p) => p.required).map((p) => p.name);
+    const deciding = names.filter(
+      (name) => this.obs.verdicts.find((v) => v.profile === name)?.critical !== false,
+    );
     const verdicts = this.requiredVerdicts(profiles);
-    const expected = profiles?.length ?? this.spec.analysis.profiles.filter((p) => p.required).length;
     const open = verdicts.filter((v) => v.verdict !== "Pass").map((v) => `${v.profile}: ${v.verdict}`);
-    if (verdicts.length < expected && open.length === 0) open.push("no verdicts");
+    if (verdicts.length < deciding.length && open.length === 0) open.push("no verdicts");
     return open;
   }
 

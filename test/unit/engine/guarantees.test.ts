@@ -190,3 +190,57 @@ describe("engine: guards", () => {
     expect(promoted.status.step).toBe(2);
   });
 });
+
+describe("engine: profiles that do not decide, and the canary's readiness", () => {
+  const spec = specOf({
+    strategy: { canary: { steps: [{ setWeight: 10 }, { analysis: {} }] } },
+    analysis: { profiles: [{ name: "http-availability" }, { name: "http-latency" }] },
+  });
+
+  it("a profile whose gate is not critical is reported and never rolls back or blocks", () => {
+    const { world, status } = settled(spec);
+    world.verdicts = () => [
+      verdict("http-availability", "Pass"),
+      { profile: "http-latency", verdict: "Fail", critical: false },
+    ];
+    const trace = run(spec, world, {
+      status,
+      until: (s) => s.phase === "Succeeded" || s.phase === "RolledBack",
+    });
+    expect(trace.status.phase).toBe("Succeeded");
+  });
+
+  it("an invalid SLOProfile sets ProfilesValid=False with its reason", () => {
+    const { world, status } = settled(spec);
+    world.verdicts = () => [
+      verdict("http-availability", "Pass"),
+      {
+        profile: "http-latency",
+        verdict: "Error",
+        evidence: "SLOProfile shop/http-latency is invalid",
+        invalidProfile: true,
+      },
+    ];
+    const trace = run(spec, world, { status, maxTicks: 10 });
+    expect(trace.status.phase).toBe("Progressing");
+    expect(trace.status.conditions?.find((c) => c.type === "ProfilesValid")).toMatchObject({
+      status: "False",
+      reason: "InvalidSLOProfile",
+      message: "SLOProfile shop/http-latency is invalid",
+    });
+  });
+
+  it("records when the canary became ready, and forgets it for the next revision", () => {
+    const { world, status } = settled(spec);
+    world.canaryBecomesReady = false;
+    const waiting = run(spec, world, { status, maxTicks: 3 });
+    expect(waiting.status.canaryReadyAt).toBeUndefined();
+    world.canaryBecomesReady = true;
+    const ready = run(spec, world, { status: waiting.status, start: waiting.now, maxTicks: 1 });
+    expect(ready.status.canaryReadyAt).toBe(new Date(waiting.now).toISOString());
+    world.targetRevision = "rev-3";
+    world.canaryBecomesReady = false;
+    const next = run(spec, world, { status: ready.status, start: ready.now + 5_000, maxTicks: 1 });
+    expect(next.status.canaryReadyAt).toBeUndefined();
+  });
+});
