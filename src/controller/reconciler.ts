@@ -64,9 +64,7 @@ export class Reconciler {
     const [namespace, name] = key.split("/") as [string, string];
     const raw = this.current(key, namespace, name);
     if (!raw) {
-      this.deps.metrics.forgetRollout(namespace, name);
-      this.deps.analysis.forget(namespace, name);
-      this.written.delete(key);
+      this.forget(key);
       return undefined;
     }
     const parsed = parseRollout(raw);
@@ -125,6 +123,16 @@ export class Reconciler {
     } catch (error) {
       log.warn({ err: error }, "could not check for expired faults; the next resync tries again");
     }
+  }
+
+  /** Drops what reconcile() keeps for `namespace/name`: the rollout is gone, or re-created with a new uid. */
+  forget(key: string): void {
+    const [namespace, name] = key.split("/") as [string, string];
+    this.written.delete(key);
+    for (const answer of [...this.webhookAnswers.keys()])
+      if (answer.startsWith(`${key}/`)) this.webhookAnswers.delete(answer);
+    this.deps.analysis.forget(namespace, name);
+    this.deps.metrics.forgetRollout(namespace, name);
   }
 
   /** The informer's object, or our own newer write when the informer has not seen it yet. */
