@@ -84,6 +84,8 @@ const recordOf = (lease: Lease) =>
  */
 export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
+  /** The acquire or renew under way, so that stop() can wait for it. */
+  private inFlight: Promise<void> | undefined;
   private leading = false;
   private stopped = false;
   /** When this replica started its last successful renew (monotonic): the lease is valid from there. */
@@ -128,15 +130,19 @@ export class LeaderElector {
   }
 
   start(): void {
-    void this.attempt();
+    this.tick();
   }
 
-  /** Stops campaigning; a leader gives the lease up so another replica can take over at once. */
+  /**
+   * Stops campaigning; a holder gives the lease up so another replica can take over at once. Waits for
+   * an acquire under way first: one that lands after stop() must be given up too.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
+    await this.inFlight;
     this.leading = false;
+    if (this.observed?.holder !== this.options.identity) return;
     try {
       const lease = await this.client.get<Lease>(this.ref());
       if (lease.spec.holderIdentity === this.options.identity) {
@@ -164,6 +170,10 @@ export class LeaderElector {
     this.options.onStoppedLeading();
   }
 
+  private tick(): void {
+    this.inFlight = this.attempt();
+  }
+
   private async attempt(): Promise<void> {
     if (this.stopped) return;
     const startedAt = this.clock.monotonicMs();
@@ -185,7 +195,7 @@ export class LeaderElector {
       const pastDeadline = this.clock.monotonicMs() - this.renewedAt >= this.timing.renewDeadlineMs;
       if (takenByOther || pastDeadline) this.stepDown();
     }
-    this.timer = setTimeout(() => void this.attempt(), this.timing.retryPeriodMs);
+    this.timer = setTimeout(() => this.tick(), this.timing.retryPeriodMs);
     this.timer.unref();
   }
 

@@ -204,6 +204,31 @@ describe("LeaderElector", () => {
     await standby.elector.stop();
   });
 
+  it("gives up a lease that an acquire under way at stop() wins", async () => {
+    const server = new LeaseServer();
+    let answer: () => void = () => {};
+    const slow = server.get.bind(server);
+    let first = true;
+    server.get = async <T>(ref: ObjectRef) => {
+      if (first) {
+        first = false;
+        await new Promise<void>((resolve) => {
+          answer = resolve;
+        });
+      }
+      return slow<T>(ref);
+    };
+    const candidate = replica(server, "a");
+    candidate.elector.start();
+    await pass(100);
+    const stopping = candidate.elector.stop();
+    answer();
+    await stopping;
+    expect(server.lease?.metadata.resourceVersion).toBe("2"); // created, then released
+    expect(server.lease?.spec.holderIdentity).toBeUndefined();
+    expect(candidate.log).toEqual([]);
+  });
+
   it("orders the durations as client-go does: retryPeriod < renewDeadline < leaseDuration", () => {
     expect(invalidTiming(DEFAULT_TIMING)).toBeUndefined();
     expect(invalidTiming({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 })).toBe(
