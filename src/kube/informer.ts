@@ -106,7 +106,12 @@ export class Informer<T extends KubeObject> {
         if (type === "ERROR") {
           errorEvent = true;
           const status = object as unknown as { code?: number; message?: string };
-          if (status.code !== 410) this.onError(new Error(`watch: ${status.message ?? "ERROR event"}`));
+          // 410 is routine (relist at once); anything else backs off like a failure, so a server that
+          // keeps answering with errors is not hammered
+          if (status.code !== 410) {
+            this.failures++;
+            this.onError(new Error(`watch: ${status.message ?? "ERROR event"}`));
+          }
           return;
         }
         this.failures = 0;
@@ -138,7 +143,7 @@ export class Informer<T extends KubeObject> {
     } else this.emit(old ? "updated" : "added", object);
   }
 
-  /** Re-watches (or re-lists after 410), at once after a clean close, with backoff after failures. */
+  /** Re-watches (or re-lists after an ERROR event), at once after a clean close, with backoff after failures. */
   private retry(relist: boolean): void {
     const delay =
       this.failures === 0 ? 0 : Math.min(30_000, 200 * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);

@@ -124,7 +124,7 @@ describe("Informer", () => {
       message: "Too large resource version: 3, current: 2",
     } as unknown as KubeObject);
     source.watches[0]!.end();
-    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 250)); // an error: after a backoff (≤ 200 ms)
     expect(source.lists).toBe(2);
     expect(seen).toEqual(["deleted:recreated:uid-1", "added:recreated:uid-3", "deleted:lost:uid-2"]);
     expect(informer.get("ns", "recreated")?.metadata.uid).toBe("uid-3");
