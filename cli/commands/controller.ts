@@ -1,11 +1,13 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
+import { formatDuration, parseDuration } from "../../src/api/duration.ts";
 import { clusterProfileLookup, ProfileAnalysis } from "../../src/controller/analysis.ts";
 import { startController } from "../../src/controller/controller.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../../src/kube/client.ts";
 import { EventRecorder } from "../../src/kube/events.ts";
 import { Informer } from "../../src/kube/informer.ts";
+import { DEFAULT_TIMING, invalidTiming, type LeaderElectionTiming } from "../../src/kube/leader-election.ts";
 import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
 import { PrometheusProvider, tokenFromFile } from "../../src/metrics/prometheus.ts";
@@ -33,6 +35,9 @@ interface ControllerFlags extends KubeOptions {
   scrape?: string;
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   metricsAddr: string;
   logLevel: LogLevel;
   workers: string;
@@ -61,6 +66,39 @@ async function profileLookup(client: KubeClient, namespace: string | undefined) 
     ),
     stop: () => cluster.stop(),
   };
+}
+
+const TIMING_FLAGS: Record<keyof LeaderElectionTiming, string> = {
+  leaseDurationMs: "--leader-elect-lease-duration",
+  renewDeadlineMs: "--leader-elect-renew-deadline",
+  retryPeriodMs: "--leader-elect-retry-period",
+};
+
+/** The three lease durations, each a duration such as 10s, in client-go's order (exit 2 otherwise). */
+function leaderElectionTiming(flags: ControllerFlags): LeaderElectionTiming {
+  const duration = (flag: string, text: string) => {
+    const ms = parseDuration(text.trim());
+    if (ms === undefined || ms <= 0)
+      throw new CliError(`${flag} ${text}: expected a duration such as 10s or 1m`, EXIT.invalidInput);
+    return ms;
+  };
+  const timing = {
+    leaseDurationMs: duration(TIMING_FLAGS.leaseDurationMs, flags.leaderElectLeaseDuration),
+    renewDeadlineMs: duration(TIMING_FLAGS.renewDeadlineMs, flags.leaderElectRenewDeadline),
+    retryPeriodMs: duration(TIMING_FLAGS.retryPeriodMs, flags.leaderElectRetryPeriod),
+  };
+  const bad = invalidTiming(timing);
+  if (bad === "renewDeadlineMs")
+    throw new CliError(
+      `${TIMING_FLAGS.renewDeadlineMs} ${flags.leaderElectRenewDeadline}: must be shorter than ${TIMING_FLAGS.leaseDurationMs} (${flags.leaderElectLeaseDuration})`,
+      EXIT.invalidInput,
+    );
+  if (bad === "retryPeriodMs")
+    throw new CliError(
+      `${TIMING_FLAGS.retryPeriodMs} ${flags.leaderElectRetryPeriod}: must be shorter than ${TIMING_FLAGS.renewDeadlineMs} (${flags.leaderElectRenewDeadline})`,
+      EXIT.invalidInput,
+    );
+  return timing;
 }
 
 async function metricsProvider(flags: ControllerFlags): Promise<MetricsProvider & { stop?(): void }> {
@@ -93,6 +131,21 @@ export function controllerCommand(): Command {
       )
       .option("--leader-elect", "elect one active replica with a Lease (for several replicas)")
       .option("--leader-election-namespace <ns>", "namespace of the Lease (default: the watched namespace)")
+      .option(
+        `${TIMING_FLAGS.leaseDurationMs} <duration>`,
+        "how long a standby waits after it last saw the Lease change before taking it",
+        formatDuration(DEFAULT_TIMING.leaseDurationMs),
+      )
+      .option(
+        `${TIMING_FLAGS.renewDeadlineMs} <duration>`,
+        "how long the leader keeps writing without a successful renew (< lease duration)",
+        formatDuration(DEFAULT_TIMING.renewDeadlineMs),
+      )
+      .option(
+        `${TIMING_FLAGS.retryPeriodMs} <duration>`,
+        "how often the leader renews and a standby tries to acquire (< renew deadline)",
+        formatDuration(DEFAULT_TIMING.retryPeriodMs),
+      )
       .option("--metrics-addr <addr>", "serve /metrics, /healthz and /readyz here", ":9090")
       .addOption(new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"))
       .option("--workers <n>", "rollouts reconciled at once", "4")
@@ -104,6 +157,7 @@ export function controllerCommand(): Command {
       const workers = numberFlag("--workers", flags.workers, wholeAtLeastOne, "a whole number >= 1");
       const qps = numberFlag("--qps", flags.qps, (n) => n > 0, "a positive number");
       const burst = numberFlag("--burst", flags.burst, wholeAtLeastOne, "a whole number >= 1");
+      const timing = leaderElectionTiming(flags);
       // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
       const identity = `${hostname()}-${process.pid}`;
       const metrics = new ControllerMetrics();
@@ -125,7 +179,13 @@ export function controllerCommand(): Command {
         metrics,
         workers,
         ...(flags.leaderElect
-          ? { leaderElection: { namespace: flags.leaderElectionNamespace ?? namespace, identity } }
+          ? {
+              leaderElection: {
+                namespace: flags.leaderElectionNamespace ?? namespace,
+                identity,
+                ...timing,
+              },
+            }
           : {}),
       }).catch((error: unknown) => {
         if (error instanceof KubeNotFoundError) {

@@ -3,7 +3,7 @@ import type { Rollout } from "../api/rollout.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer } from "../kube/informer.ts";
-import { LeaderElector } from "../kube/leader-election.ts";
+import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
 import type { TrafficRouter } from "../routers/types.ts";
@@ -20,8 +20,12 @@ export interface ControllerOptions {
   routerFor(rollout: Rollout): TrafficRouter;
   logger: Logger;
   metrics: ControllerMetrics;
-  /** Lease-based leader election; without it this replica acts at once. */
-  leaderElection?: { namespace: string; name?: string; identity?: string };
+  /**
+   * Lease-based leader election; without it this replica acts at once. With it, every write the
+   * controller's client makes (except the Lease's own) is fenced: refused once this replica's lease may
+   * have passed to another.
+   */
+  leaderElection?: { namespace: string; name?: string; identity?: string } & Partial<LeaderElectionTiming>;
   workers?: number;
   /** How often every rollout is reconciled even without events. */
   resyncMs?: number;
@@ -67,6 +71,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let running: Promise<void> | undefined;
   const targets = new Map<string, string[]>(); // namespace/deployment -> rollout keys
   rollouts.on((type, rollout) => {
+    // A Rollout gone (or re-created under its name, which the informer reports as a delete then an add)
+    // takes what this process kept for it along: status writes, webhook answers, analysis, metrics.
+    if (type === "deleted") reconciler.forget(key(rollout));
     const target = (rollout as unknown as Rollout).spec?.targetRef?.name;
     if (target) {
       const deploymentKey = `${rollout.metadata.namespace}/${target}`;
@@ -95,23 +102,35 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const startWorkers = () => {
     queue = new WorkQueue();
     resyncAll();
-    running = queue.run(options.workers ?? 4, async (rolloutKey) => {
-      const started = process.hrtime.bigint();
-      let result = "ok";
-      try {
-        const again = await reconciler.reconcile(rolloutKey, { sweepFaults: sweepDue.delete(rolloutKey) });
-        if (again !== undefined) queue.addAfter(rolloutKey, again);
-      } catch (error) {
-        result = "error";
-        logger.warn({ err: error, rollout: rolloutKey }, "reconcile failed; retrying");
-        queue.addAfter(rolloutKey, 2_000);
-      } finally {
-        options.metrics.reconcileDuration.observe(
-          { result },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      }
-    });
+    const previous = running; // workers of an earlier term may still finish a reconcile: never overlap
+    const current = queue;
+    running = (previous ?? Promise.resolve()).then(() =>
+      current.run(options.workers ?? 4, async (rolloutKey) => {
+        const started = process.hrtime.bigint();
+        let result = "ok";
+        try {
+          const again = await reconciler.reconcile(rolloutKey, { sweepFaults: sweepDue.delete(rolloutKey) });
+          if (again !== undefined) current.addAfter(rolloutKey, again);
+        } catch (error) {
+          result = "error";
+          // the fence refused a write: the elector has already stopped the workers
+          if (error instanceof NotLeaderError)
+            logger.warn(
+              { rollout: rolloutKey },
+              "the lease may have passed to another replica; write not sent",
+            );
+          else {
+            logger.warn({ err: error, rollout: rolloutKey }, "reconcile failed; retrying");
+            current.addAfter(rolloutKey, 2_000);
+          }
+        } finally {
+          options.metrics.reconcileDuration.observe(
+            { result },
+            Number(process.hrtime.bigint() - started) / 1e9,
+          );
+        }
+      }),
+    );
   };
   const stopWorkers = async () => {
     queue.shutDown();
@@ -124,10 +143,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   let elector: LeaderElector | undefined;
   if (options.leaderElection) {
-    const identity = options.leaderElection.identity ?? `${hostname()}-${process.pid}`;
-    elector = new LeaderElector(client, {
-      namespace: options.leaderElection.namespace,
-      name: options.leaderElection.name ?? "stepwise-controller",
+    const { namespace, name, identity: given, ...timing } = options.leaderElection;
+    const identity = given ?? `${hostname()}-${process.pid}`;
+    // the Lease's own writes go around the fence: they are how the lease is kept
+    const leader = new LeaderElector(client.withoutFence(), {
+      ...timing,
+      namespace,
+      name: name ?? "stepwise-controller",
       identity,
       onStartedLeading: () => {
         logger.info({ identity }, "became the leader");
@@ -138,6 +160,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         void stopWorkers().then(() => options.metrics.forgetAllRollouts());
       },
     });
+    client.setWriteFence(() => leader.assertLeading());
+    elector = leader;
     elector.start();
   } else startWorkers();
 

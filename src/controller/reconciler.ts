@@ -8,6 +8,7 @@ import { scheduleOpen } from "../engine/schedule.ts";
 import type { Effect, Observations, ProfileVerdict } from "../engine/types.ts";
 import { type KubeClient, KubeConflictError, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import { NotLeaderError } from "../kube/leader-election.ts";
 import { WeightNotExpressibleError } from "../routers/errors.ts";
 import type { TrafficRouter } from "../routers/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -112,6 +113,7 @@ export class Reconciler {
           this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
       }
     } catch (error) {
+      if (error instanceof NotLeaderError) throw error; // the fence: this replica stops writing
       log.warn({ err: error }, "an effect failed; the status stays as it was and the tick is retried");
       await this.deps.events.record(raw, "EffectFailed", errorText(error), true).catch(() => {});
       return RETRY_MS;

@@ -220,6 +220,8 @@ export class KubeClient {
   private readonly resources = new Map<string, Promise<Map<string, ResourceInfo>>>();
   private readonly fieldManager: string;
   private readonly userAgent: string;
+  /** Checked right before each mutating request is sent; throws to refuse it. */
+  private writeFence: (() => void) | undefined;
   /** The namespace of the kubeconfig's current context, or `default`. */
   readonly defaultNamespace: string;
 
@@ -261,6 +263,20 @@ export class KubeClient {
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
     return new KubeClient(kc, options);
+  }
+
+  /**
+   * Installs a check that runs right before every create, patch and delete is sent (after the rate
+   * limiter, so a write that waited for a token is judged when it leaves) and throws to refuse it: the
+   * controller's lease fence. Reads and watches are never fenced.
+   */
+  setWriteFence(check: (() => void) | undefined): void {
+    this.writeFence = check;
+  }
+
+  /** A client with this one's server, credentials and options but no write fence (for the Lease itself). */
+  withoutFence(): KubeClient {
+    return new KubeClient(this.kubeConfig, this.options);
   }
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T> {
@@ -473,6 +489,7 @@ export class KubeClient {
     }
     await this.kubeConfig.applySecurityAuthentication(context);
     await this.options.limiter?.take();
+    if (method !== "GET") this.writeFence?.();
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const deadline = AbortSignal.timeout(timeoutMs);
     context.setSignal(deadline);

@@ -1,4 +1,4 @@
-import type { KubeClient, KubeObject } from "./client.ts";
+import { type KubeClient, KubeNotFoundError, type KubeObject } from "./client.ts";
 
 /**
  * Records Kubernetes Events (core/v1) about an object, as `kubectl describe` shows them. Repeats of the
@@ -18,12 +18,18 @@ export class EventRecorder {
     const now = new Date().toISOString();
     const seen = this.recent.get(key);
     if (seen) {
-      seen.count++;
-      await this.client.mergePatch(
-        { apiVersion: "v1", kind: "Event", namespace, name: seen.name },
-        { count: seen.count, lastTimestamp: now },
-      );
-      return;
+      try {
+        await this.client.mergePatch(
+          { apiVersion: "v1", kind: "Event", namespace, name: seen.name },
+          { count: seen.count + 1, lastTimestamp: now },
+        );
+        seen.count++;
+        return;
+      } catch (error) {
+        // the Event expired (its TTL) or the API server lost it: start a new one
+        if (!(error instanceof KubeNotFoundError)) throw error;
+        this.recent.delete(key);
+      }
     }
     const name = `${about.metadata.name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`;
     await this.client.create({

@@ -19,8 +19,11 @@ const key = (object: KubeObject) => `${object.metadata.namespace ?? ""}/${object
 
 /**
  * A cache of objects kept current by list + watch, that survives what a real API server does to
- * watches: server-side closes (re-watch from the last version seen), `410 Gone` (re-list, and report
- * only what changed), errors (back off and retry). Handlers see every change exactly as the cache does.
+ * watches: server-side closes (re-watch from the last version seen), an ERROR event such as `410 Gone`
+ * or "too large resource version" (re-list, and report only what changed, as client-go's reflector
+ * does), failed connections (back off and re-watch). Handlers see every change exactly as the cache
+ * does. An object whose uid changed under the same name is another object (deleted and re-created,
+ * e.g. after the API server lost its data): handlers see a delete of the old one, then an add.
  */
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
@@ -75,12 +78,12 @@ export class Informer<T extends KubeObject> {
     this.relists++;
     const seen = new Set<string>();
     for (const item of items) {
-      const k = key(item);
-      seen.add(k);
-      const old = this.cache.get(k);
-      this.cache.set(k, item);
-      if (!old) this.emit("added", item);
-      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit("updated", item);
+      seen.add(key(item));
+      const old = this.cache.get(key(item));
+      // resourceVersions are compared for equality only: after a data loss they may go backwards
+      if (old && !recreated(old, item) && old.metadata.resourceVersion === item.metadata.resourceVersion)
+        continue;
+      this.store(item);
     }
     for (const [k, old] of this.cache) {
       if (seen.has(k)) continue;
@@ -94,26 +97,30 @@ export class Informer<T extends KubeObject> {
 
   private async watch(): Promise<void> {
     if (this.stopped) return;
-    let gone = false;
+    // Any ERROR event ends the watch with a relist (client-go's reflector does the same): 410 Gone for
+    // an expired version, or "too large resource version" from a server that lost its data.
+    let errorEvent = false;
     this.stopWatch = await this.source.watch(
       this.resourceVersion,
       (type, object) => {
         if (type === "ERROR") {
-          gone = (object as unknown as { code?: number }).code === 410;
+          errorEvent = true;
+          const status = object as unknown as { code?: number; message?: string };
+          // 410 is routine (relist at once); anything else backs off like a failure, so a server that
+          // keeps answering with errors is not hammered
+          if (status.code !== 410) {
+            this.failures++;
+            this.onError(new Error(`watch: ${status.message ?? "ERROR event"}`));
+          }
           return;
         }
         this.failures = 0;
         this.resourceVersion = object.metadata.resourceVersion ?? this.resourceVersion;
         if (type === "BOOKMARK") return;
-        const k = key(object);
         if (type === "DELETED") {
-          this.cache.delete(k);
+          this.cache.delete(key(object));
           this.emit("deleted", object);
-        } else {
-          const existed = this.cache.has(k);
-          this.cache.set(k, object);
-          this.emit(existed ? "updated" : "added", object);
-        }
+        } else this.store(object);
       },
       (error) => {
         if (this.stopped) return;
@@ -121,12 +128,22 @@ export class Informer<T extends KubeObject> {
           this.failures++;
           this.onError(error);
         }
-        this.retry(gone || isGone(error));
+        this.retry(errorEvent || isGone(error));
       },
     );
   }
 
-  /** Re-watches (or re-lists after 410), at once after a clean close, with backoff after failures. */
+  /** Caches an added or changed object; one with a new uid replaces the old one as a delete and an add. */
+  private store(object: T): void {
+    const old = this.cache.get(key(object));
+    this.cache.set(key(object), object);
+    if (old && recreated(old, object)) {
+      this.emit("deleted", old);
+      this.emit("added", object);
+    } else this.emit(old ? "updated" : "added", object);
+  }
+
+  /** Re-watches (or re-lists after an ERROR event), at once after a clean close, with backoff after failures. */
   private retry(relist: boolean): void {
     const delay =
       this.failures === 0 ? 0 : Math.min(30_000, 200 * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
@@ -140,6 +157,11 @@ export class Informer<T extends KubeObject> {
     }, delay);
     this.retryTimer.unref();
   }
+}
+
+/** Same name, another object: both have a uid and they differ. */
+function recreated(old: KubeObject, object: KubeObject): boolean {
+  return !!old.metadata.uid && !!object.metadata.uid && old.metadata.uid !== object.metadata.uid;
 }
 
 function isGone(error: unknown): boolean {

@@ -1,70 +1,148 @@
 import { type KubeClient, KubeConflictError, KubeNotFoundError, type KubeObject } from "./client.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
 export interface Lease extends KubeObject {
   spec: {
-    holderIdentity?: string;
+    holderIdentity?: string | null;
     leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
+    acquireTime?: string | null;
+    renewTime?: string | null;
     leaseTransitions?: number;
   };
 }
 
-export interface LeaderElectionOptions {
+/** The three durations of client-go's leader election, in ms. */
+export interface LeaderElectionTiming {
+  /** How long a standby waits, from when it saw the Lease last change, before it may take it. */
+  leaseDurationMs: number;
+  /** How long a leader keeps acting without a successful renew; then it stops writing. */
+  renewDeadlineMs: number;
+  /** How often a leader renews and a standby tries to acquire. */
+  retryPeriodMs: number;
+}
+
+/**
+ * Defaults chosen so a standby takes over within 15 s of the leader dying, in every timing. The leader
+ * renews last at T. The standby reads the Lease every retry period, so it sees that change by T + retry;
+ * the lease then runs a whole lease duration from that moment by the standby's own clock; the standby
+ * notices on its next read, at most one retry period later. Worst case: T + 2 × retry + lease =
+ * T + 14 s, plus a few requests' latency. (client-go's 15 s / 10 s / 2 s give up to 19 s.)
+ * The renew deadline leaves the leader a 3 s margin before any standby can take over (see
+ * {@link LeaderElector.assertLeading}).
+ */
+export const DEFAULT_TIMING: LeaderElectionTiming = {
+  leaseDurationMs: 10_000,
+  renewDeadlineMs: 7_000,
+  retryPeriodMs: 2_000,
+};
+
+/** The field that breaks client-go's ordering retryPeriod < renewDeadline < leaseDuration, if any. */
+export function invalidTiming(timing: LeaderElectionTiming): keyof LeaderElectionTiming | undefined {
+  if (!(timing.retryPeriodMs > 0)) return "retryPeriodMs";
+  if (!(timing.renewDeadlineMs < timing.leaseDurationMs)) return "renewDeadlineMs";
+  if (!(timing.retryPeriodMs < timing.renewDeadlineMs)) return "retryPeriodMs";
+  return undefined;
+}
+
+export interface LeaderElectionOptions extends Partial<LeaderElectionTiming> {
   namespace: string;
   name: string;
   identity: string;
-  leaseDurationMs?: number;
-  renewEveryMs?: number;
-  retryEveryMs?: number;
   onStartedLeading: () => void;
-  /** Leadership was lost (renewals failed for a whole lease, or another holder took it): stop writing. */
+  /** Leadership was lost (no renew within the renew deadline, or another holder took it): stop writing. */
   onStoppedLeading: () => void;
+  clock?: Clock;
 }
+
+/** A write refused because this replica no longer holds a valid lease: another may be leading. */
+export class NotLeaderError extends Error {
+  override name = "NotLeaderError";
+}
+
+/** The parts of a client the election uses. */
+type LeaseClient = Pick<KubeClient, "get" | "create" | "mergePatch">;
 
 /** Kubernetes MicroTime: RFC 3339 with microseconds. */
 const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
+/** The Lease fields whose change counts as "the holder is alive" (client-go compares the whole record). */
+const recordOf = (lease: Lease) =>
+  JSON.stringify([
+    lease.spec.holderIdentity ?? "",
+    lease.spec.leaseDurationSeconds ?? 0,
+    lease.spec.acquireTime ?? "",
+    lease.spec.renewTime ?? "",
+    lease.spec.leaseTransitions ?? 0,
+  ]);
+
 /**
- * Lease-based leader election as client-go does it: 15 s lease, renewed every 10 s, candidates retry
- * every 2 s. Every write carries the resourceVersion it read, so two candidates can never both win.
+ * Lease-based leader election with client-go's semantics. Expiry is never judged from the holder's
+ * `renewTime` (another machine's wall clock): a candidate notes, on its own monotonic clock, when it
+ * last saw the Lease record change, and takes the Lease only a whole lease duration after that. The
+ * leader renews every retry period; writes carry the resourceVersion read, so two candidates never
+ * both win.
  */
 export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
+  /** The acquire or renew under way, so that stop() can wait for it. */
+  private inFlight: Promise<void> | undefined;
   private leading = false;
-  /** When this replica last renewed the lease. */
-  private lastRenew = 0;
   private stopped = false;
-  private readonly leaseMs: number;
-  private readonly renewMs: number;
-  private readonly retryMs: number;
-  /** A leader that could not renew for this long stops acting; shorter than the lease. */
-  private readonly renewDeadlineMs: number;
+  /** When this replica started its last successful renew (monotonic): the lease is valid from there. */
+  private renewedAt = Number.NEGATIVE_INFINITY;
+  /** The Lease record as last seen, its holder, and when (monotonic) it was seen to change. */
+  private observed: { record: string; holder: string; at: number } | undefined;
+  private readonly timing: LeaderElectionTiming;
+  private readonly clock: Clock;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: LeaseClient,
     private readonly options: LeaderElectionOptions,
   ) {
-    this.leaseMs = options.leaseDurationMs ?? 15_000;
-    this.renewMs = options.renewEveryMs ?? 10_000;
-    this.retryMs = options.retryEveryMs ?? 2_000;
-    this.renewDeadlineMs = this.leaseMs - this.retryMs;
+    this.timing = {
+      leaseDurationMs: options.leaseDurationMs ?? DEFAULT_TIMING.leaseDurationMs,
+      renewDeadlineMs: options.renewDeadlineMs ?? DEFAULT_TIMING.renewDeadlineMs,
+      retryPeriodMs: options.retryPeriodMs ?? DEFAULT_TIMING.retryPeriodMs,
+    };
+    const bad = invalidTiming(this.timing);
+    if (bad)
+      throw new Error(
+        `leader election: ${bad} is out of order (need retryPeriod < renewDeadline < leaseDuration)`,
+      );
+    this.clock = options.clock ?? systemClock;
   }
 
   get isLeader(): boolean {
     return this.leading;
   }
 
-  start(): void {
-    void this.attempt();
+  /**
+   * The fence every write of the controller passes: throws NotLeaderError unless this replica's last
+   * successful renew started less than the renew deadline ago, by its monotonic clock. A standby can
+   * take the Lease only a lease duration after it saw that renew, so the gap (lease duration − renew
+   * deadline) is the margin for a write checked just in time to reach the API server, and for clock
+   * rates that differ a little. Failing the check ends the leadership at once.
+   */
+  assertLeading(): void {
+    if (this.leading && this.clock.monotonicMs() - this.renewedAt < this.timing.renewDeadlineMs) return;
+    if (this.leading) this.stepDown();
+    throw new NotLeaderError(`${this.options.identity} no longer holds the lease ${this.options.name}`);
   }
 
-  /** Stops campaigning; a leader gives the lease up so another replica can take over at once. */
+  start(): void {
+    this.tick();
+  }
+
+  /**
+   * Stops campaigning; a holder gives the lease up so another replica can take over at once. Waits for
+   * an acquire under way first: one that lands after stop() must be given up too.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
+    await this.inFlight;
     this.leading = false;
+    if (this.observed?.holder !== this.options.identity) return;
     try {
       const lease = await this.client.get<Lease>(this.ref());
       if (lease.spec.holderIdentity === this.options.identity) {
@@ -87,37 +165,52 @@ export class LeaderElector {
     };
   }
 
+  private stepDown(): void {
+    this.leading = false;
+    this.options.onStoppedLeading();
+  }
+
+  private tick(): void {
+    this.inFlight = this.attempt();
+  }
+
   private async attempt(): Promise<void> {
     if (this.stopped) return;
-    let outcome: "held" | "taken" | "unknown";
+    const startedAt = this.clock.monotonicMs();
+    let held: boolean;
     try {
-      outcome = (await this.tryAcquireOrRenew()) ? "held" : "taken";
+      held = await this.tryAcquireOrRenew();
     } catch {
-      outcome = "unknown"; // the API did not answer: the lease may still be ours
+      held = false; // the API did not answer: the lease stays ours until the renew deadline
     }
     if (this.stopped) return;
-    const now = Date.now();
-    if (outcome === "held") {
-      this.lastRenew = now;
+    if (held) {
+      this.renewedAt = startedAt;
       if (!this.leading) {
         this.leading = true;
         this.options.onStartedLeading();
       }
-    } else if (this.leading && (outcome === "taken" || now - this.lastRenew >= this.renewDeadlineMs)) {
-      // Give up before the lease can expire for the others, so two leaders never overlap.
-      this.leading = false;
-      this.options.onStoppedLeading();
+    } else if (this.leading) {
+      const takenByOther = this.observed !== undefined && this.observed.holder !== this.options.identity;
+      const pastDeadline = this.clock.monotonicMs() - this.renewedAt >= this.timing.renewDeadlineMs;
+      if (takenByOther || pastDeadline) this.stepDown();
     }
-    this.timer = setTimeout(() => void this.attempt(), outcome === "held" ? this.renewMs : this.retryMs);
+    this.timer = setTimeout(() => this.tick(), this.timing.retryPeriodMs);
     this.timer.unref();
   }
 
+  private see(lease: Lease): void {
+    const record = recordOf(lease);
+    if (record !== this.observed?.record)
+      this.observed = { record, holder: lease.spec.holderIdentity ?? "", at: this.clock.monotonicMs() };
+  }
+
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = Date.now();
+    const wallNow = this.clock.wallMs();
     const spec = {
       holderIdentity: this.options.identity,
-      leaseDurationSeconds: Math.round(this.leaseMs / 1000),
-      renewTime: microTime(now),
+      leaseDurationSeconds: Math.ceil(this.timing.leaseDurationMs / 1000),
+      renewTime: microTime(wallNow),
     };
     let lease: Lease;
     try {
@@ -125,30 +218,36 @@ export class LeaderElector {
     } catch (error) {
       if (!(error instanceof KubeNotFoundError)) throw error;
       try {
-        await this.client.create<Lease>({
+        const created = await this.client.create<Lease>({
           apiVersion: "coordination.k8s.io/v1",
           kind: "Lease",
           metadata: { name: this.options.name, namespace: this.options.namespace },
-          spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+          spec: { ...spec, acquireTime: microTime(wallNow), leaseTransitions: 0 },
         });
+        this.see(created);
         return true;
       } catch (createError) {
         if (createError instanceof KubeConflictError) return false; // another candidate created it first
         throw createError;
       }
     }
-    const holder = lease.spec.holderIdentity;
-    const renewedAt = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = !holder || renewedAt + (lease.spec.leaseDurationSeconds ?? 15) * 1000 < now;
-    if (holder !== this.options.identity && !expired) return false;
-    const takeover = holder !== this.options.identity;
+    this.see(lease);
+    const holder = lease.spec.holderIdentity ?? "";
+    const mine = holder === this.options.identity;
+    const unexpired = this.observed!.at + this.timing.leaseDurationMs > this.clock.monotonicMs();
+    if (holder !== "" && !mine && unexpired) return false;
     try {
-      await this.client.mergePatch(this.ref(), {
+      const written = await this.client.mergePatch<Lease>(this.ref(), {
         metadata: { resourceVersion: lease.metadata.resourceVersion },
-        spec: takeover
-          ? { ...spec, acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 }
-          : spec,
+        spec: mine
+          ? spec
+          : {
+              ...spec,
+              acquireTime: microTime(wallNow),
+              leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1,
+            },
       });
+      this.see(written);
       return true;
     } catch (error) {
       if (error instanceof KubeConflictError) return false;

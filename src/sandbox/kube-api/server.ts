@@ -11,6 +11,7 @@ import { OpenApiCache } from "./openapi.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import { RequestLog } from "./request-log.ts";
 import { builtinResources } from "./resources/builtins.ts";
+import { CRD_STORAGE_KEY } from "./resources/crd.ts";
 import { Registry } from "./resources/registry.ts";
 import { type ControllerOptions, SimulatedControllers } from "./simulated-controllers.ts";
 import { ApiError, internalError } from "./status-errors.ts";
@@ -53,6 +54,12 @@ export interface KubeApi {
   resourceVersion(): string;
   /** Drops all event history: watches and continue tokens from before now answer 410 Expired. */
   compact(): void;
+  /**
+   * Test hook: the server loses all its data but the CustomResourceDefinitions (which keep their types
+   * served) and comes back with only its initial namespaces; open watches are cut, and resourceVersions
+   * restart lower than clients have seen.
+   */
+  wipe(): void;
   /** Open watch connections. */
   watchCount(): number;
   close(): Promise<void>;
@@ -107,7 +114,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   simulated.start();
   const bootstrap = systemWrite("kube-apiserver");
   const nsType = registry.find("", "v1", "namespaces")!;
-  for (const name of INITIAL_NAMESPACES) storage.create(nsType, undefined, { metadata: { name } }, bootstrap);
+  const createInitialNamespaces = () => {
+    for (const name of INITIAL_NAMESPACES)
+      storage.create(nsType, undefined, { metadata: { name } }, bootstrap);
+  };
+  createInitialNamespaces();
   if (options.thirdPartyCrds ?? true) {
     const crdType = registry.find("apiextensions.k8s.io", "v1", "customresourcedefinitions")!;
     for (const doc of await loadBundledCrds())
@@ -180,6 +191,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     writeKubeconfig: (path) => writeKubeconfig(path, url, token),
     resourceVersion: () => String(store.currentRv()),
     compact: () => store.compact(),
+    wipe() {
+      hub.dropAll();
+      store.wipe((key) => key === CRD_STORAGE_KEY);
+      createInitialNamespaces();
+    },
     watchCount: () => hub.count(),
     async close() {
       simulated.stop();

@@ -200,6 +200,14 @@ export function expired(message: string): ApiError {
   return new ApiError(410, "Expired", message);
 }
 
+/** kube-apiserver's answer to a watch from a revision it has not reached (e.g. after it lost its data). */
+export function tooLargeResourceVersion(requested: number, current: number): ApiError {
+  return new ApiError(504, "Timeout", `Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+    retryAfterSeconds: 1,
+  });
+}
+
 export function internalError(message: string): ApiError {
   return new ApiError(500, "InternalError", `Internal error occurred: ${message}`, {
     causes: [{ reason: "", message }],

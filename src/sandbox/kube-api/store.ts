@@ -118,6 +118,24 @@ export class Store {
     this.history = [];
   }
 
+  /**
+   * Loses every object except those under the kept storage keys, and all history, without telling
+   * anyone (as an etcd that lost its data): the revision falls back to the newest kept object's, so
+   * resourceVersions clients hold may be ahead of the server.
+   */
+  wipe(keep: (key: string) => boolean): void {
+    let newest = 0;
+    for (const [key, table] of this.tables) {
+      if (!keep(key)) this.tables.delete(key);
+      else
+        for (const object of table.values())
+          newest = Math.max(newest, Number(object.metadata.resourceVersion));
+    }
+    this.rv = newest;
+    this.compactedRv = 0;
+    this.history = [];
+  }
+
   subscribe(listener: (event: StoredEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

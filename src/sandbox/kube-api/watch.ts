@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { apiVersionOf, type ResourceType } from "./resources/registry.ts";
 import { both, type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
-import { ApiError, expired } from "./status-errors.ts";
+import { ApiError, expired, tooLargeResourceVersion } from "./status-errors.ts";
 import { parseResourceVersion, type Storage } from "./storage.ts";
 import type { StoredEvent } from "./store.ts";
 import { type IncludeObject, TABLE_CONTENT_TYPE, toTable } from "./table.ts";
@@ -61,7 +61,12 @@ class WatchStream {
     try {
       if (req.forceExpired)
         throw expired(`too old resource version: ${rvText || "0"} (${storage.store.currentRv()})`);
-      if (!initial) replay = storage.store.eventsSince(parseResourceVersion(rvText));
+      if (!initial) {
+        const rv = parseResourceVersion(rvText);
+        // kube-apiserver first waits up to 3 s for its cache to reach `rv`; nothing here would catch up
+        if (rv > storage.store.currentRv()) throw tooLargeResourceVersion(rv, storage.store.currentRv());
+        replay = storage.store.eventsSince(rv);
+      }
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       this.write("ERROR", err.toStatus());

@@ -104,4 +104,46 @@ describe("Informer", () => {
     expect(source.watches.length).toBe(2);
     informer.stop();
   });
+
+  it("after the server lost its data, relists on 'too large resource version' and reports re-created objects as delete + add", async () => {
+    const source = new ScriptedSource();
+    const original = source.put("recreated");
+    original.metadata.uid = "uid-1";
+    source.put("lost").metadata.uid = "uid-2";
+    const informer = new Informer(source);
+    const seen: string[] = [];
+    await informer.start();
+    informer.on((type, o) => seen.push(`${type}:${o.metadata.name}:${o.metadata.uid}`));
+    // the store is wiped and refilled: versions restart lower, "recreated" comes back with a new uid
+    source.items.clear();
+    source.version = 1;
+    source.put("recreated").metadata.uid = "uid-3";
+    source.watches[0]!.emit("ERROR", {
+      code: 504,
+      reason: "Timeout",
+      message: "Too large resource version: 3, current: 2",
+    } as unknown as KubeObject);
+    source.watches[0]!.end();
+    await new Promise((resolve) => setTimeout(resolve, 250)); // an error: after a backoff (≤ 200 ms)
+    expect(source.lists).toBe(2);
+    expect(seen).toEqual(["deleted:recreated:uid-1", "added:recreated:uid-3", "deleted:lost:uid-2"]);
+    expect(informer.get("ns", "recreated")?.metadata.uid).toBe("uid-3");
+    expect(source.watches[1]?.from).toBe("2");
+    informer.stop();
+  });
+
+  it("reports a watch event for a known name with a new uid as delete + add", async () => {
+    const source = new ScriptedSource();
+    source.put("a").metadata.uid = "uid-1";
+    const informer = new Informer(source);
+    const seen: string[] = [];
+    await informer.start();
+    informer.on((type, o) => seen.push(`${type}:${o.metadata.uid}`));
+    const again = source.put("a");
+    again.metadata.uid = "uid-2";
+    source.watches[0]!.emit("MODIFIED", again);
+    source.watches[0]!.emit("MODIFIED", { ...again, metadata: { ...again.metadata, resourceVersion: "9" } });
+    expect(seen).toEqual(["deleted:uid-1", "added:uid-2", "updated:uid-2"]);
+    informer.stop();
+  });
 });
