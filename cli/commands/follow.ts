@@ -1,14 +1,18 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "../../src/api/duration.ts";
-import { parseRollout } from "../../src/api/rollout.ts";
+import { followRollout } from "../../src/client/follow.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
-import { parseImages, type RolloutRef, sendCommand, setImages } from "../actions.ts";
+import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import { followRollout } from "../follow.ts";
 import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
 import { outcomeOf } from "../outcome.ts";
 import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
-import { RolloutStore, renderRolloutView, type Snapshot } from "../tui/index.tsx";
+import type { renderRolloutView as RenderRolloutView } from "../tui/index.tsx";
+import { RolloutStore, type Snapshot } from "../tui/store.ts";
+
+/** Ink (and React) load only when the TUI is shown. */
+const renderRolloutView: typeof RenderRolloutView = async (...args) =>
+  (await import("../tui/index.tsx")).renderRolloutView(...args);
 
 interface OutputOptions {
   output?: string;
@@ -149,24 +153,16 @@ export function followCommands(): Command[] {
       runCli(async () => {
         const mode = outputMode(options);
         const timeoutMs = options.timeout ? parseTimeout(options.timeout) : undefined;
-        const { client, namespace } = clientFrom(options);
+        const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.watch)
           return followUntilOutcome(client, ref, mode, { exitOnPause: options.exitOnPause, timeoutMs });
-        let raw: unknown;
+        const store = new RolloutStore();
         try {
-          raw = await client.get({ apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout", ...ref });
+          store.update(await rollouts.status(rollout));
         } catch (error) {
           throw explain(error, `rollout ${namespace}/${rollout}`);
         }
-        const parsed = parseRollout(raw);
-        if (!parsed.ok)
-          throw new CliError(
-            `rollout ${namespace}/${rollout} is invalid: ${parsed.errors[0]?.path}: ${parsed.errors[0]?.message}`,
-            EXIT.invalidInput,
-          );
-        const store = new RolloutStore();
-        store.update(parsed.value);
         printOnce(store, mode === "json");
         return EXIT.ok;
       }),
@@ -213,13 +209,14 @@ export function followCommands(): Command[] {
         const mode = outputMode(options);
         const timeoutMs = parseTimeout(options.timeout);
         const images = parseImages(options.image);
-        const { client, namespace } = clientFrom(options);
+        const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         let revision: string | undefined;
         let commandId: string | undefined;
         try {
-          if (images.length > 0) revision = await setImages(client, ref, images);
-          else commandId = await sendCommand(client, ref, { type: "retry" });
+          const started = await rollouts.start(rollout, { images });
+          if ("revision" in started) revision = started.revision;
+          else commandId = started.commandId;
         } catch (error) {
           throw explain(error, `rollout ${namespace}/${rollout}`);
         }
