@@ -188,7 +188,7 @@ describe("the base (kubectl kustomize manifests)", () => {
       runAsNonRoot: true,
       capabilities: { drop: ["ALL"] },
     });
-    // the only writable place: tsx's cache in $TMPDIR
+    // the only writable place: $TMPDIR, an emptyDir
     const tmp = c.env.find((e: Json) => e.name === "TMPDIR").value;
     const mount = c.volumeMounts.find((m: Json) => m.mountPath === tmp);
     expect(pod.volumes.find((v: Json) => v.name === mount.name).emptyDir).toBeDefined();

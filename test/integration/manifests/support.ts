@@ -62,7 +62,7 @@ export function run(
   });
 }
 
-/** The real `rollout` CLI, as the image's entrypoint runs it (node cli/bin/rollout.js). */
+/** The real `rollout` CLI from the TypeScript sources (the development entry, cli/bin/rollout.js). */
 export function rolloutCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return run(process.execPath, [join(options.cwd ?? ROOT, "cli/bin/rollout.js"), ...args], {
     ...options,
