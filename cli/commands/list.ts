@@ -4,6 +4,7 @@ import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { requireStepwiseApi } from "../stepwise-api.ts";
 
 function age(created: string | undefined, now: number): string {
   if (!created) return "-";
@@ -28,6 +29,7 @@ export function listCommand(): Command {
       const { client, namespace } = clientFrom(options);
       let items: (KubeObject & { status?: RolloutStatus })[];
       try {
+        await requireStepwiseApi(client);
         items = await client.list(
           ROLLOUT.apiVersion,
           ROLLOUT.kind,
