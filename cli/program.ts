@@ -133,6 +133,9 @@ export async function buildProgram(
 
 /** Runs the CLI under `name` (`rollout`, or `kubectl stepwise` as a kubectl plugin). */
 export async function runProgram(name: string, argv: string[]): Promise<void> {
+  // NO_COLOR (no-color.org): chalk, which Ink colours the TUI with, reads FORCE_COLOR only. Ink loads
+  // after this line (lazily), so it sees no colour; an explicit FORCE_COLOR still wins.
+  if (process.env.NO_COLOR && process.env.FORCE_COLOR === undefined) process.env.FORCE_COLOR = "0";
   const program = await buildProgram(name, argv.slice(2));
   await program.parseAsync(argv);
 }

@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
 import { followRollout } from "../../src/client/follow.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
@@ -131,8 +132,13 @@ export async function followUntilOutcome(
   }
 }
 
-const printOnce = (store: RolloutStore, json: boolean) =>
-  console.log(json ? formatJsonLine(store.getSnapshot()) : formatProgressLine(store.getSnapshot()));
+/** One status: a progress line, its JSON object, or that object as YAML (the same fields). */
+const printOnce = (store: RolloutStore, format: "plain" | "json" | "yaml") => {
+  const snapshot = store.getSnapshot();
+  if (format === "plain") console.log(formatProgressLine(snapshot));
+  else if (format === "json") console.log(formatJsonLine(snapshot));
+  else process.stdout.write(stringify(JSON.parse(formatJsonLine(snapshot))));
+};
 
 /** `rollout status`, `rollout watch` and `rollout start`. */
 export function followCommands(): Command[] {
@@ -144,14 +150,22 @@ export function followCommands(): Command[] {
       .option("--timeout <duration>", "with --watch: give up after this long (exit 3)")
       .option("--exit-on-pause", "with --watch: exit 4 when the rollout waits at a manual gate")
       .option("--no-tui", "plain lines even in a terminal")
-      .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
+      .addOption(
+        new Option(
+          "-o, --output <format>",
+          "json: one JSON object per line; yaml: that object as YAML (without --watch)",
+        ).choices(["json", "yaml"]),
+      ),
   ).action(
     (
       rollout: string,
       options: KubeOptions & OutputOptions & { watch?: boolean; timeout?: string; exitOnPause?: boolean },
     ) =>
       runCli(async () => {
-        const mode = outputMode(options);
+        const yaml = options.output === "yaml";
+        if (yaml && options.watch)
+          throw new CliError("-o yaml shows the status once; with --watch use -o json", EXIT.invalidInput);
+        const mode = outputMode(yaml ? { ...options, output: "json" } : options);
         const timeoutMs = options.timeout ? parseTimeout(options.timeout) : undefined;
         const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
@@ -163,7 +177,7 @@ export function followCommands(): Command[] {
         } catch (error) {
           throw explain(error, `rollout ${namespace}/${rollout}`);
         }
-        printOnce(store, mode === "json");
+        printOnce(store, yaml ? "yaml" : mode === "json" ? "json" : "plain");
         return EXIT.ok;
       }),
   );

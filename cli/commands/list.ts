@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { stringify } from "yaml";
 import type { RolloutStatus } from "../../src/api/rollout.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT } from "../actions.ts";
@@ -22,7 +23,10 @@ export function listCommand(): Command {
       .description("list rollouts with their phase, step and canary weight")
       .option("-A, --all-namespaces", "list rollouts in every namespace")
       .addOption(
-        new Option("-o, --output <format>", "json: one JSON object per rollout per line").choices(["json"]),
+        new Option(
+          "-o, --output <format>",
+          "json: one JSON object per rollout per line; yaml: the same objects as one YAML list",
+        ).choices(["json", "yaml"]),
       ),
   ).action((options: KubeOptions & { allNamespaces?: boolean; output?: string }) =>
     runCli(async () => {
@@ -50,6 +54,10 @@ export function listCommand(): Command {
       }));
       if (options.output === "json") {
         for (const row of rows) console.log(JSON.stringify(row));
+        return EXIT.ok;
+      }
+      if (options.output === "yaml") {
+        process.stdout.write(stringify(rows));
         return EXIT.ok;
       }
       if (rows.length === 0) {
