@@ -8,7 +8,14 @@ export type Shell = (typeof SHELLS)[number];
 interface CommandWords {
   name: string;
   summary: string;
-  flags: { long?: string; short?: string; description: string; choices?: readonly string[] }[];
+  flags: {
+    long?: string;
+    short?: string;
+    description: string;
+    /** The flag is followed by a value (`--timeout 30m`). */
+    takesValue: boolean;
+    choices?: readonly string[];
+  }[];
   /** The words its first argument can be: subcommands (`sandbox api`) or choices (`completion bash`). */
   subcommands: string[];
 }
@@ -23,6 +30,7 @@ function wordsOf(command: Command): CommandWords {
         ...(o.long ? { long: o.long } : {}),
         ...(o.short ? { short: o.short } : {}),
         description: o.description,
+        takesValue: o.required || o.optional,
         ...(o.argChoices ? { choices: o.argChoices } : {}),
       })),
     subcommands: [
@@ -34,8 +42,10 @@ function wordsOf(command: Command): CommandWords {
 
 const helpFlag = new Option("-h, --help", "display help for command");
 
-/** Single-quoted for sh, bash, zsh and fish alike (no quote inside: descriptions are ours). */
-const quote = (text: string) => `'${text.replaceAll("'", "")}'`;
+/** Single-quoted for bash and zsh: a quote inside ends the quoting, adds an escaped one, and starts again. */
+const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+/** Single-quoted for fish, where a backslash escapes a quote (and itself) inside single quotes. */
+const fishQuote = (text: string) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 
 function bash(program: string, commands: CommandWords[]): string {
   const fn = `_${program.replace(/\W/g, "_")}_completion`;
@@ -84,11 +94,12 @@ complete -o default -F ${fn} ${program}
 }
 
 function zsh(program: string, commands: CommandWords[]): string {
-  const bare = (text: string) => text.replace(/[[\]:'\\]/g, "");
+  // in an _arguments spec, brackets and colons are syntax: escaped with a backslash
+  const escaped = (text: string) => text.replace(/[[\]:\\]/g, "\\$&");
   const cases = commands.map((c) => {
     const specs = c.flags.map((f) => {
-      const values = f.choices ? `:value:(${f.choices.join(" ")})` : "";
-      const spec = `'[${bare(f.description)}]${values}'`;
+      const values = f.choices ? `:value:(${f.choices.join(" ")})` : f.takesValue ? ":value:" : "";
+      const spec = quote(`[${escaped(f.description)}]${values}`);
       return f.short && f.long ? `{${f.short},${f.long}}${spec}` : `${f.long ?? f.short}${spec}`;
     });
     return `    ${c.name}) _arguments ${[...specs, "'*:file:_files'"].join(" ")} ;;`;
@@ -98,7 +109,7 @@ function zsh(program: string, commands: CommandWords[]): string {
 _${program}() {
   local -a commands
   commands=(
-${commands.map((c) => `    '${c.name}:${bare(c.summary)}'`).join("\n")}
+${commands.map((c) => `    ${quote(`${c.name}:${escaped(c.summary)}`)}`).join("\n")}
   )
   if (( CURRENT == 2 )); then
     _describe 'command' commands
@@ -117,7 +128,7 @@ function fish(program: string, commands: CommandWords[]): string {
   const names = commands.map((c) => c.name).join(" ");
   const lines = commands.map(
     (c) =>
-      `complete -c ${program} -n "not __fish_seen_subcommand_from ${names}" -f -a ${c.name} -d ${quote(c.summary)}`,
+      `complete -c ${program} -n "not __fish_seen_subcommand_from ${names}" -f -a ${c.name} -d ${fishQuote(c.summary)}`,
   );
   for (const c of commands) {
     const when = `-n "__fish_seen_subcommand_from ${c.name}"`;
@@ -125,8 +136,8 @@ function fish(program: string, commands: CommandWords[]): string {
     for (const f of c.flags) {
       const short = f.short ? ` -s ${f.short.replace(/^-/, "")}` : "";
       const long = f.long ? ` -l ${f.long.replace(/^--/, "")}` : "";
-      const values = f.choices ? ` -x -a ${quote(f.choices.join(" "))}` : "";
-      lines.push(`complete -c ${program} ${when}${short}${long}${values} -d ${quote(f.description)}`);
+      const values = f.choices ? ` -x -a ${fishQuote(f.choices.join(" "))}` : f.takesValue ? " -r" : "";
+      lines.push(`complete -c ${program} ${when}${short}${long}${values} -d ${fishQuote(f.description)}`);
     }
   }
   return `# fish completion for ${program}: save it as ~/.config/fish/completions/${program}.fish\n${lines.join("\n")}\n`;
