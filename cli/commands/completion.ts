@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import { EXIT } from "../exit-codes.ts";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -155,7 +155,7 @@ export function completionScript(shell: Shell, program: Command): string {
 export function completionCommand(): Command {
   return new Command("completion")
     .description("print a shell completion script: bash, zsh or fish (see the README for where to put it)")
-    .addArgument(new Command().createArgument("<shell>", "bash, zsh or fish").choices([...SHELLS]))
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices([...SHELLS]))
     .action(async (shell: Shell) => {
       // every command's flags: this loads them all, once, when the script is made
       const { buildProgram } = await import("../program.ts");
