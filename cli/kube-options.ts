@@ -1,5 +1,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { type Command, Option } from "commander";
+import { InvalidRequestError } from "../src/client/actions.ts";
+import { RolloutClient } from "../src/client/rollout-client.ts";
 import {
   KubeApiError,
   KubeClient,
@@ -50,7 +52,7 @@ export function clientFrom(
   options: KubeOptions,
   fieldManager = "stepwise-cli",
   clientOptions: Omit<KubeClientOptions, "fieldManager"> = {},
-): { client: KubeClient; namespace: string } {
+): { client: KubeClient; namespace: string; rollouts: RolloutClient } {
   const kc = new KubeConfig();
   try {
     if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
@@ -76,12 +78,14 @@ export function clientFrom(
   } catch (error) {
     throw new CliError(`the kubeconfig cannot be used: ${(error as Error).message}`, EXIT.unreachable);
   }
-  return { client, namespace: options.namespace ?? client.defaultNamespace };
+  const namespace = options.namespace ?? client.defaultNamespace;
+  return { client, namespace, rollouts: new RolloutClient(client, namespace) };
 }
 
 /** Turns what can go wrong talking to the cluster into one line and the documented exit code. */
 export function explain(error: unknown, what: string): CliError {
   if (error instanceof CliError) return error;
+  if (error instanceof InvalidRequestError) return new CliError(error.message, EXIT.invalidInput);
   if (error instanceof KubeUnreachableError) return new CliError(error.message, EXIT.unreachable);
   if (error instanceof KubeNotFoundError) return new CliError(`${what} not found`, EXIT.invalidInput);
   if (error instanceof KubeApiError) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx rollout` works right after `npm ci` with no build step.
+// The development entry: runs the TypeScript sources through tsx (a dev dependency), so the tests and
+// `npm run sandbox` need no build step. The package's `rollout` bin is the compiled dist/cli/main.js.
 import { register } from "tsx/esm/api";
 
 register();

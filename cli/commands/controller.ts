@@ -27,6 +27,7 @@ import {
   runCli,
   withKubeOptions,
 } from "../kube-options.ts";
+import { installCrdsCommand, requireStepwiseApi } from "../stepwise-api.ts";
 
 interface ControllerFlags extends KubeOptions {
   allNamespaces?: boolean;
@@ -166,6 +167,7 @@ export function controllerCommand(): Command {
         limiter: new TokenBucket(qps, burst),
         onResponse: (verb, code) => metrics.apiRequests.inc({ verb, code: String(code) }),
       });
+      await requireStepwiseApi(client);
       const watched = flags.allNamespaces ? undefined : namespace;
       const logger = createLogger(flags.logLevel);
       const provider = await metricsProvider(flags);
@@ -190,7 +192,7 @@ export function controllerCommand(): Command {
       }).catch((error: unknown) => {
         if (error instanceof KubeNotFoundError) {
           throw new CliError(
-            `the cluster does not serve Stepwise's API (${error.serverMessage}); apply manifests/crds first`,
+            `the cluster does not serve Stepwise's API (${error.serverMessage}); install the CRDs with ${installCrdsCommand()}`,
             EXIT.unreachable,
           );
         }

@@ -1,11 +1,12 @@
 import { Command, Option } from "commander";
+import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
 import { parseRollout } from "../../src/api/rollout.ts";
+import { followRollout } from "../../src/client/follow.ts";
 import { shortStepsInCluster } from "../../src/controller/analysis.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
-import { parseImages, type RolloutRef, sendCommand, setImages } from "../actions.ts";
+import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import { followRollout } from "../follow.ts";
 import {
   CliError,
   clientFrom,
@@ -17,7 +18,12 @@ import {
 } from "../kube-options.ts";
 import { outcomeOf } from "../outcome.ts";
 import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
-import { RolloutStore, renderRolloutView, type Snapshot } from "../tui/index.tsx";
+import type { renderRolloutView as RenderRolloutView } from "../tui/index.tsx";
+import { RolloutStore, type Snapshot } from "../tui/store.ts";
+
+/** Ink (and React) load only when the TUI is shown. */
+const renderRolloutView: typeof RenderRolloutView = async (...args) =>
+  (await import("../tui/index.tsx")).renderRolloutView(...args);
 
 interface OutputOptions {
   output?: string;
@@ -136,8 +142,13 @@ export async function followUntilOutcome(
   }
 }
 
-const printOnce = (store: RolloutStore, json: boolean) =>
-  console.log(json ? formatJsonLine(store.getSnapshot()) : formatProgressLine(store.getSnapshot()));
+/** One status: a progress line, its JSON object, or that object as YAML (the same fields). */
+const printOnce = (store: RolloutStore, format: "plain" | "json" | "yaml") => {
+  const snapshot = store.getSnapshot();
+  if (format === "plain") console.log(formatProgressLine(snapshot));
+  else if (format === "json") console.log(formatJsonLine(snapshot));
+  else process.stdout.write(stringify(JSON.parse(formatJsonLine(snapshot))));
+};
 
 /** `rollout status`, `rollout watch` and `rollout start`. */
 export function followCommands(): Command[] {
@@ -149,34 +160,34 @@ export function followCommands(): Command[] {
       .option("--timeout <duration>", "with --watch: give up after this long (exit 3)")
       .option("--exit-on-pause", "with --watch: exit 4 when the rollout waits at a manual gate")
       .option("--no-tui", "plain lines even in a terminal")
-      .addOption(new Option("-o, --output <format>", "json: one JSON object per line").choices(["json"])),
+      .addOption(
+        new Option(
+          "-o, --output <format>",
+          "json: one JSON object per line; yaml: that object as YAML (without --watch)",
+        ).choices(["json", "yaml"]),
+      ),
   ).action(
     (
       rollout: string,
       options: KubeOptions & OutputOptions & { watch?: boolean; timeout?: string; exitOnPause?: boolean },
     ) =>
       runCli(async () => {
-        const mode = outputMode(options);
+        const yaml = options.output === "yaml";
+        if (yaml && options.watch)
+          throw new CliError("-o yaml shows the status once; with --watch use -o json", EXIT.invalidInput);
+        const mode = outputMode(yaml ? { ...options, output: "json" } : options);
         const timeoutMs = options.timeout ? parseTimeout(options.timeout) : undefined;
-        const { client, namespace } = clientFrom(options);
+        const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.watch)
           return followUntilOutcome(client, ref, mode, { exitOnPause: options.exitOnPause, timeoutMs });
-        let raw: unknown;
+        const store = new RolloutStore();
         try {
-          raw = await client.get({ apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout", ...ref });
+          store.update(await rollouts.status(rollout));
         } catch (error) {
           throw explain(error, `rollout ${namespace}/${rollout}`);
         }
-        const parsed = parseRollout(raw);
-        if (!parsed.ok)
-          throw new CliError(
-            `rollout ${namespace}/${rollout} is invalid: ${parsed.errors[0]?.path}: ${parsed.errors[0]?.message}`,
-            EXIT.invalidInput,
-          );
-        const store = new RolloutStore();
-        store.update(parsed.value);
-        printOnce(store, mode === "json");
+        printOnce(store, yaml ? "yaml" : mode === "json" ? "json" : "plain");
         return EXIT.ok;
       }),
   );
@@ -229,7 +240,7 @@ export function followCommands(): Command[] {
         const mode = outputMode(options);
         const timeoutMs = parseTimeout(options.timeout);
         const images = parseImages(options.image);
-        const { client, namespace } = clientFrom(options);
+        const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.rps !== undefined) {
           const rps = numberFlag("--rps", options.rps, (n) => n > 0, "a positive number");
@@ -239,8 +250,9 @@ export function followCommands(): Command[] {
         let revision: string | undefined;
         let commandId: string | undefined;
         try {
-          if (images.length > 0) revision = await setImages(client, ref, images);
-          else commandId = await sendCommand(client, ref, { type: "retry" });
+          const started = await rollouts.start(rollout, { images });
+          if ("revision" in started) revision = started.revision;
+          else commandId = started.commandId;
         } catch (error) {
           throw explain(error, `rollout ${namespace}/${rollout}`);
         }

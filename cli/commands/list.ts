@@ -1,9 +1,11 @@
 import { Command, Option } from "commander";
+import { stringify } from "yaml";
 import type { RolloutStatus } from "../../src/api/rollout.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { requireStepwiseApi } from "../stepwise-api.ts";
 
 function age(created: string | undefined, now: number): string {
   if (!created) return "-";
@@ -21,13 +23,17 @@ export function listCommand(): Command {
       .description("list rollouts with their phase, step and canary weight")
       .option("-A, --all-namespaces", "list rollouts in every namespace")
       .addOption(
-        new Option("-o, --output <format>", "json: one JSON object per rollout per line").choices(["json"]),
+        new Option(
+          "-o, --output <format>",
+          "json: one JSON object per rollout per line; yaml: the same objects as one YAML list",
+        ).choices(["json", "yaml"]),
       ),
   ).action((options: KubeOptions & { allNamespaces?: boolean; output?: string }) =>
     runCli(async () => {
       const { client, namespace } = clientFrom(options);
       let items: (KubeObject & { status?: RolloutStatus })[];
       try {
+        await requireStepwiseApi(client);
         items = await client.list(
           ROLLOUT.apiVersion,
           ROLLOUT.kind,
@@ -48,6 +54,10 @@ export function listCommand(): Command {
       }));
       if (options.output === "json") {
         for (const row of rows) console.log(JSON.stringify(row));
+        return EXIT.ok;
+      }
+      if (options.output === "yaml") {
+        process.stdout.write(stringify(rows));
         return EXIT.ok;
       }
       if (rows.length === 0) {

@@ -1,16 +1,14 @@
 import { Command, Option } from "commander";
-import { sendCommand } from "../actions.ts";
+import type { CommandBody } from "../../src/client/actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
 
-type Body = Parameters<typeof sendCommand>[2];
-
-function send(rollout: string, options: KubeOptions, body: () => Body): Promise<void> {
+function send(rollout: string, options: KubeOptions, body: () => CommandBody): Promise<void> {
   return runCli(async () => {
     const command = body();
-    const { client, namespace } = clientFrom(options);
+    const { rollouts, namespace } = clientFrom(options);
     try {
-      await sendCommand(client, { namespace, name: rollout }, command);
+      await rollouts.send(rollout, command);
     } catch (error) {
       throw explain(error, `rollout ${namespace}/${rollout}`);
     }

@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDocuments } from "../api/documents.ts";
 import { METRIC_PROVIDERS, type MetricProvider, type SLOProfile } from "../api/slo-profile.ts";
+import { PACKAGE_ROOT } from "../package-root.ts";
 import type { IndicatorQueries, PopulationQueries } from "./verdict.ts";
 
 /** A profile that cannot be loaded or rendered; the message is one line (or one per problem) for a person. */
@@ -13,7 +14,7 @@ export class ProfileError extends Error {
   override name = "ProfileError";
 }
 
-export const BUILT_IN_PROFILE_DIR = join(import.meta.dirname, "..", "..", "slo-profiles");
+export const BUILT_IN_PROFILE_DIR = join(PACKAGE_ROOT, "slo-profiles");
 
 /** Parses every SLOProfile in a YAML text; `source` names it in messages (`file:line: path: message`). */
 export function parseProfiles(text: string, source: string): SLOProfile[] {

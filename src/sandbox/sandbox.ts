@@ -15,6 +15,7 @@ import { KubeClient, type KubeObject } from "../kube/client.ts";
 import { PrometheusProvider } from "../metrics/prometheus.ts";
 import { ScrapingProvider } from "../metrics/scrape.ts";
 import type { MetricsProvider } from "../metrics/types.ts";
+import { PACKAGE_ROOT } from "../package-root.ts";
 import { createRouter, type TrafficState } from "../routers/index.ts";
 import { ControllerMetrics } from "../telemetry/metrics.ts";
 import { type Deployment, revisionOf } from "../workloads/deployments.ts";
@@ -208,7 +209,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     kc.loadFromString(api.kubeconfig());
     const client = new KubeClient(kc, { fieldManager: "sandbox", userAgent: "sandbox" });
     for (const file of ["rollouts.stepwise.dev.yaml", "sloprofiles.stepwise.dev.yaml"]) {
-      const text = await readFile(join(import.meta.dirname, "../../manifests/crds", file), "utf8");
+      const text = await readFile(join(PACKAGE_ROOT, "manifests/crds", file), "utf8");
       for (const doc of parseAllDocuments(text)) await client.create(doc.toJS() as KubeObject);
     }
     await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });

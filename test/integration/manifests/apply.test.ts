@@ -2,13 +2,24 @@
  * Every kustomization under manifests/ applies to a fresh API emulator with the real kubectl: first with
  * `--dry-run=server`, then for real, in the order a person installs (the base, the overlays, the dashboard,
  * then each example in its own namespace). Every kind in them must be one the emulator serves: the
- * built-in ones (RBAC and the PodDisruptionBudget included) or a CRD installed before.
+ * built-in ones (RBAC and the PodDisruptionBudget included), ours, or a mesh's: the cluster has no
+ * Prometheus operator. Then, once the operator's CRD is there, an overlay with the service-monitor component.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { type Harness, startHarness } from "../emulator/harness.ts";
-import { idOf, kustomizations, kustomize, openCrd, THIRD_PARTY_CRDS } from "./support.ts";
+import {
+  idOf,
+  kustomizations,
+  kustomize,
+  kustomizeWith,
+  OPT_IN_COMPONENTS,
+  openCrd,
+  THIRD_PARTY_CRDS,
+} from "./support.ts";
+
+const PROMETHEUS_OPERATOR = (crd: (typeof THIRD_PARTY_CRDS)[number]) => crd.group === "monitoring.coreos.com";
 
 // the order of an install: base (and its parts), overlays (the same controller with more rules), the
 // dashboard, the examples
@@ -60,7 +71,8 @@ async function apply(objects: KubeObject[]): Promise<void> {
 
 beforeAll(async () => {
   harness = await startHarness({ controllers: { deployments: { delayMs: 30 } } });
-  const crds = THIRD_PARTY_CRDS.map(openCrd);
+  // the mesh's CRDs only (Consul's ServiceDefaults, for its example), not the Prometheus operator's
+  const crds = THIRD_PARTY_CRDS.filter((crd) => !PROMETHEUS_OPERATOR(crd)).map(openCrd);
   const result = await harness.kubectl(["apply", "-f", "-"], yamlOf(crds));
   if (result.code !== 0) throw new Error(`installing the third-party CRDs failed: ${result.stderr}`);
   await harness.kubectlOk([
@@ -113,5 +125,22 @@ describe("kubectl apply to the API emulator", () => {
       "jsonpath={.spec.template.spec.containers[0].image}",
     ]);
     expect(image).toMatch(/^ghcr\.io\/stepwise-dev\/stepwise:/);
+  });
+
+  it("an overlay with the service-monitor component applies once the Prometheus operator's CRD is installed", async () => {
+    const objects = await kustomizeWith("manifests/overlays/istio", OPT_IN_COMPONENTS);
+    const monitors = objects.filter((o) => o.kind === "ServiceMonitor");
+    expect(monitors).toHaveLength(1);
+    const crds = THIRD_PARTY_CRDS.filter(PROMETHEUS_OPERATOR).map(openCrd);
+    await harness.kubectlOk(["apply", "-f", "-"], yamlOf(crds));
+    await harness.kubectlOk([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=20s",
+      ...crds.map((crd) => `crd/${crd.metadata.name}`),
+    ]);
+    await apply(objects);
+    const got = await harness.kubectlOk(["get", "servicemonitors", "-n", "stepwise-system", "-o", "name"]);
+    expect(got.trim()).toBe("servicemonitor.monitoring.coreos.com/stepwise-controller");
   });
 });

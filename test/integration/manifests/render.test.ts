@@ -21,8 +21,10 @@ import {
   idOf,
   kustomizations,
   kustomize,
+  kustomizeWith,
   MANIFESTS,
   manifestFiles,
+  OPT_IN_COMPONENTS,
   OVERLAYS,
   type Overlay,
   type PolicyRule,
@@ -36,9 +38,12 @@ type Json = Record<string, any>;
 const DIRS = kustomizations();
 const EXAMPLES = DIRS.filter((dir) => dir.startsWith("manifests/examples/"));
 const rendered = new Map<string, KubeObject[]>();
+/** The Istio overlay with the service-monitor component, as a cluster with the Prometheus operator has it. */
+let withMonitor: KubeObject[];
 
 beforeAll(async () => {
   await Promise.all(DIRS.map(async (dir) => rendered.set(dir, await kustomize(dir))));
+  withMonitor = await kustomizeWith("manifests/overlays/istio", OPT_IN_COMPONENTS);
 });
 
 const objectsOf = (dir: string) => {
@@ -73,7 +78,7 @@ describe("kustomize", () => {
 
   it("leaves no file under manifests/ out of every kustomization (but the generated CRDs' directory and READMEs)", () => {
     const used = new Set<string>();
-    for (const dir of DIRS) for (const file of filesOf(dir)) used.add(file);
+    for (const dir of [...DIRS, ...OPT_IN_COMPONENTS]) for (const file of filesOf(dir)) used.add(file);
     const orphans = manifestFiles()
       .filter((file) => !file.endsWith(".md"))
       .filter((file) => !used.has(file))
@@ -91,7 +96,7 @@ describe("the base (kubectl kustomize manifests)", () => {
   const deployment = () => find(base(), "Deployment", "stepwise-controller") as Json;
   const container = () => deployment().spec.template.spec.containers[0] as Json;
 
-  it("has the CRDs, the namespace, the controller's identity and roles, the Deployment, a metrics Service, a ServiceMonitor and a PodDisruptionBudget", () => {
+  it("has the CRDs, the namespace, the controller's identity and roles, the Deployment, a metrics Service and a PodDisruptionBudget", () => {
     const kinds = new Set(base().map((o) => o.kind));
     for (const kind of [
       "CustomResourceDefinition",
@@ -103,7 +108,6 @@ describe("the base (kubectl kustomize manifests)", () => {
       "RoleBinding",
       "Deployment",
       "Service",
-      "ServiceMonitor",
       "PodDisruptionBudget",
       "ConfigMap",
     ])
@@ -184,7 +188,7 @@ describe("the base (kubectl kustomize manifests)", () => {
       runAsNonRoot: true,
       capabilities: { drop: ["ALL"] },
     });
-    // the only writable place: tsx's cache in $TMPDIR
+    // the only writable place: $TMPDIR, an emptyDir
     const tmp = c.env.find((e: Json) => e.name === "TMPDIR").value;
     const mount = c.volumeMounts.find((m: Json) => m.mountPath === tmp);
     expect(pod.volumes.find((v: Json) => v.name === mount.name).emptyDir).toBeDefined();
@@ -202,7 +206,7 @@ describe("the base (kubectl kustomize manifests)", () => {
     const servicePort = service.spec.ports[0];
     expect(servicePort.targetPort).toBe("metrics");
 
-    const monitor = find(base(), "ServiceMonitor") as Json;
+    const monitor = find(withMonitor, "ServiceMonitor") as Json;
     expect(monitor.apiVersion).toBe("monitoring.coreos.com/v1");
     expect(includes(service.metadata.labels, monitor.spec.selector.matchLabels)).toBe(true);
     expect(monitor.spec.namespaceSelector.matchNames).toEqual([CONTROLLER.namespace]);
@@ -215,6 +219,18 @@ describe("the base (kubectl kustomize manifests)", () => {
     expect(includes(podLabels, pdb.spec.selector.matchLabels)).toBe(true);
     expect(pdb.spec.minAvailable).toBeGreaterThanOrEqual(1);
     expect(pdb.spec.minAvailable).toBeLessThan(d.spec.replicas);
+  });
+
+  it("needs no CRD but its own: the ServiceMonitor is in no overlay, and the service-monitor component adds it and nothing else", () => {
+    for (const dir of DIRS.filter((d) => !d.startsWith("manifests/examples/")))
+      expect(
+        objectsOf(dir).map((o) => o.kind),
+        dir,
+      ).not.toContain("ServiceMonitor");
+    const overlay = objectsOf("manifests/overlays/istio").map(idOf);
+    const added = withMonitor.map(idOf).filter((id) => !overlay.includes(id));
+    expect(added).toEqual(["monitoring.coreos.com/v1/ServiceMonitor stepwise-system/stepwise-controller"]);
+    expect(withMonitor).toHaveLength(overlay.length + 1);
   });
 
   it("grants the controller no wildcard, no Secret and no rights on a mesh's route objects", () => {

@@ -4,6 +4,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
@@ -60,7 +62,7 @@ export function run(
   });
 }
 
-/** The real `rollout` CLI, as the image's entrypoint runs it (node cli/bin/rollout.js). */
+/** The real `rollout` CLI from the TypeScript sources (the development entry, cli/bin/rollout.js). */
 export function rolloutCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return run(process.execPath, [join(options.cwd ?? ROOT, "cli/bin/rollout.js"), ...args], {
     ...options,
@@ -143,6 +145,27 @@ export function manifestFiles(): string[] {
       .filter((entry) => entry.isFile())
       .map((entry) => join(dir, entry.name)),
   );
+}
+
+/** Components no overlay includes: a person adds them to their own kustomization (docs/install.md). */
+export const OPT_IN_COMPONENTS = ["manifests/components/service-monitor"] as const;
+
+/**
+ * `kubectl kustomize` of a kustomization of one's own that takes `overlay` as its base and adds
+ * `components`, written to a temporary directory as docs/install.md shows it.
+ */
+export async function kustomizeWith(overlay: string, components: readonly string[]): Promise<KubeObject[]> {
+  const dir = await mkdtemp(join(tmpdir(), "stepwise-kustomization-"));
+  try {
+    const local = (path: string) => relative(dir, resolve(ROOT, path));
+    await writeFile(
+      join(dir, "kustomization.yaml"),
+      `resources:\n  - ${local(overlay)}\ncomponents:\n${components.map((c) => `  - ${local(c)}\n`).join("")}`,
+    );
+    return await kustomize(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** `kubectl kustomize DIR`, parsed; throws with kubectl's message when it does not build. */
@@ -236,6 +259,7 @@ export const dirOf = (file: string) => relative(ROOT, dirname(file));
 /**
  * Third-party CRDs a real cluster has once the software that owns them is installed, and the emulator does
  * not bundle: the test installs them as a cluster with that software would have them (schema left open).
+ * The Prometheus operator's is needed only by the opt-in service-monitor component.
  */
 export const THIRD_PARTY_CRDS = [
   { group: "monitoring.coreos.com", version: "v1", kind: "ServiceMonitor", plural: "servicemonitors" }, // Prometheus operator

@@ -1,9 +1,14 @@
-import { parseRollout, type Rollout } from "../src/api/rollout.ts";
-import type { KubeClient, KubeObject } from "../src/kube/client.ts";
-import { Informer } from "../src/kube/informer.ts";
-import { apiSource } from "../src/kube/watch-source.ts";
+import { parseRollout, type Rollout } from "../api/rollout.ts";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { Informer } from "../kube/informer.ts";
+import { apiSource } from "../kube/watch-source.ts";
 import { ROLLOUT, type RolloutRef } from "./actions.ts";
-import type { Connection } from "./tui/store.ts";
+
+/** The watch's state: before the first list, live, re-establishing after an error, or the rollout is gone. */
+export type Connection = "connecting" | "live" | "reconnecting" | "gone";
+
+/** The `problem` of the last update when the rollout is deleted. */
+export const DELETED = "the rollout was deleted";
 
 /**
  * Follows one Rollout with a resilient watch. `onUpdate` gets every new version of the object, parsed
@@ -31,7 +36,7 @@ export async function followRollout(
   );
   informer.on((type, object) => {
     set("live");
-    if (type === "deleted") return onUpdate(undefined, "the rollout was deleted");
+    if (type === "deleted") return onUpdate(undefined, DELETED);
     const parsed = parseRollout(object);
     if (parsed.ok) onUpdate(parsed.value);
     else onUpdate(undefined, parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
