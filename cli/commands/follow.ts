@@ -1,13 +1,13 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "../../src/api/duration.ts";
-import { parseRollout } from "../../src/api/rollout.ts";
+import { parseRollout, type Rollout } from "../../src/api/rollout.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { parseImages, type RolloutRef, sendCommand, setImages } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { followRollout } from "../follow.ts";
 import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
 import { outcomeOf } from "../outcome.ts";
-import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
+import { closingLine, followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
 import { RolloutStore, renderRolloutView, type Snapshot } from "../tui/index.tsx";
 
 interface OutputOptions {
@@ -58,9 +58,17 @@ function actionsFor(client: KubeClient, ref: RolloutRef) {
   return { promote: send("promote"), abort: send("abort"), pause: send("pause"), resume: send("resume") };
 }
 
+/** Whether this version of the rollout is the revision (or has taken the command) being waited for. */
+function isAwaited(rollout: Rollout | undefined, wait: WaitOptions): boolean {
+  const status = rollout?.status;
+  if (wait.revision && status?.revision !== wait.revision) return false;
+  return !wait.commandId || status?.lastCommand?.id === wait.commandId;
+}
+
 /**
  * Follows a rollout until its outcome (or the timeout), showing it as the TUI, plain lines or JSON
- * lines, and returns the documented exit code.
+ * lines, and returns the documented exit code. A non-zero exit ends with one line on stderr saying why
+ * and what to run next.
  */
 export async function followUntilOutcome(
   client: KubeClient,
@@ -90,12 +98,12 @@ export async function followUntilOutcome(
   }
   const outcome = (snapshot: Snapshot) => {
     if (snapshot.connection === "gone") return EXIT.failed;
-    const status = snapshot.rollout?.status;
-    if (wait.commandId && status?.lastCommand?.id !== wait.commandId) return undefined;
-    return outcomeOf(status, wait);
+    if (!isAwaited(snapshot.rollout, wait)) return undefined;
+    return outcomeOf(snapshot.rollout?.status, wait);
   };
+  let left = false;
   try {
-    return await new Promise<number>((resolve) => {
+    const code = await new Promise<number>((resolve) => {
       const timer = wait.timeoutMs ? setTimeout(() => resolve(EXIT.timedOut), wait.timeoutMs) : undefined;
       const finish = (code: number) => {
         clearTimeout(timer);
@@ -108,13 +116,19 @@ export async function followUntilOutcome(
           (view) => {
             const code = outcome(store.getSnapshot());
             if (view.reason === "finished" && code !== undefined) finish(code);
-            else finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
+            else {
+              left = code === undefined;
+              finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
+            }
           },
           () => finish(EXIT.failed),
         );
         return;
       }
-      followPlain(store, process.stdout, { json: mode === "json" });
+      followPlain(store, process.stdout, {
+        json: mode === "json",
+        shows: (rollout) => isAwaited(rollout, wait),
+      });
       const check = () => {
         const code = outcome(store.getSnapshot());
         if (code !== undefined && !wait.forever) finish(code);
@@ -122,6 +136,15 @@ export async function followUntilOutcome(
       store.subscribe(check);
       check();
     });
+    const snapshot = store.getSnapshot();
+    const why = closingLine(code, snapshot, isAwaited(snapshot.rollout, wait), {
+      ...ref,
+      ...(wait.revision ? { revision: wait.revision } : {}),
+      ...(wait.timeoutMs ? { timeoutMs: wait.timeoutMs } : {}),
+      left,
+    });
+    if (why) console.error(`rollout: ${why}`);
+    return code;
   } finally {
     stopWatch();
   }
