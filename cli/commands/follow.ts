@@ -77,7 +77,25 @@ export async function followUntilOutcome(
   wait: WaitOptions,
 ): Promise<number> {
   const store = new RolloutStore(wait.metricsSource ? { metricsSource: wait.metricsSource } : {});
-  let stopWatch: (() => void) | undefined;
+  const outcome = (snapshot: Snapshot) => {
+    if (snapshot.connection === "gone") return EXIT.failed;
+    if (!isAwaited(snapshot.rollout, wait)) return undefined;
+    return outcomeOf(snapshot.rollout?.status, wait);
+  };
+  // The TUI draws its first frame ("connecting…") at once, before the watch has listed anything.
+  const stopView = new AbortController();
+  const view =
+    mode === "tui"
+      ? renderRolloutView(store, actionsFor(client, ref), {
+          done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
+          signal: stopView.signal,
+        })
+      : undefined;
+  const endView = async () => {
+    stopView.abort();
+    await view?.catch(() => {});
+  };
+  let stopWatch: () => void;
   try {
     stopWatch = await followRollout(
       client,
@@ -90,17 +108,14 @@ export async function followUntilOutcome(
       (connection) => store.connection(connection),
     );
   } catch (error) {
+    await endView();
     throw explain(error, `rollout ${ref.namespace}/${ref.name}`);
   }
   if (!store.getSnapshot().rollout) {
     stopWatch();
+    await endView();
     throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
   }
-  const outcome = (snapshot: Snapshot) => {
-    if (snapshot.connection === "gone") return EXIT.failed;
-    if (!isAwaited(snapshot.rollout, wait)) return undefined;
-    return outcomeOf(snapshot.rollout?.status, wait);
-  };
   let left = false;
   try {
     const code = await new Promise<number>((resolve) => {
@@ -109,13 +124,11 @@ export async function followUntilOutcome(
         clearTimeout(timer);
         resolve(code);
       };
-      if (mode === "tui") {
-        renderRolloutView(store, actionsFor(client, ref), {
-          done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
-        }).then(
-          (view) => {
+      if (view) {
+        view.then(
+          (ended) => {
             const code = outcome(store.getSnapshot());
-            if (view.reason === "finished" && code !== undefined) finish(code);
+            if (ended.reason === "finished" && code !== undefined) finish(code);
             else {
               left = code === undefined;
               finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
