@@ -127,6 +127,7 @@ export async function followUntilOutcome(
       if (view) {
         view.then(
           (ended) => {
+            if (ended.reason === "stopped") return; // stopped here, after the timeout decided
             const code = outcome(store.getSnapshot());
             if (ended.reason === "finished" && code !== undefined) finish(code);
             else {
@@ -149,6 +150,8 @@ export async function followUntilOutcome(
       store.subscribe(check);
       check();
     });
+    // a timeout ends the screen too; the closing line goes below its last frame
+    await endView();
     const snapshot = store.getSnapshot();
     const why = closingLine(code, snapshot, isAwaited(snapshot.rollout, wait), {
       ...ref,

@@ -236,6 +236,20 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
     expect(object.metadata.annotations?.[COMMAND_ANNOTATION]).toBeUndefined();
   });
 
+  it("status --watch --timeout 2s: the screen ends, then one line says why, exit 3", {
+    timeout: 120_000,
+  }, async () => {
+    await inTerminal(async (session) => {
+      await session.type(rolloutCommand("status steady --watch --timeout 2s"));
+      expect(await session.exitCode(60_000)).toBe(3);
+      const joined = await session.capture({ history: true, join: true });
+      expect(lastFrame(joined, "steady")).toMatch(/^steady · shop · canary via istio · Idle/m);
+      expect(joined).toMatch(
+        /^rollout: timed out after 2s while Idle; the rollout goes on: rollout status steady -n shop --watch$/m,
+      );
+    });
+  });
+
   it("watch against an API server slow to answer: the first frame says connecting… at once, then exit 5", {
     timeout: 120_000,
   }, async () => {
