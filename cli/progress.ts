@@ -159,7 +159,7 @@ export interface Wait {
   /** The revision `start` set, when it set one. */
   revision?: string;
   timeoutMs?: number;
-  /** The person left the screen (q, Ctrl+C) before the outcome: exit 3 without a timeout. */
+  /** The person left the screen with q before the outcome: exit 3 without a timeout. */
   left?: boolean;
 }
 
@@ -191,10 +191,14 @@ export function closingLine(
   switch (code) {
     case EXIT.ok:
       return undefined;
-    case EXIT.timedOut: {
-      const after = wait.left
-        ? "left before the rollout ended"
-        : `timed out after ${formatDuration(wait.timeoutMs ?? 0)}`;
+    case EXIT.timedOut:
+    case EXIT.interrupted: {
+      const after =
+        code === EXIT.interrupted
+          ? "stopped with Ctrl-C"
+          : wait.left
+            ? "left before the rollout ended"
+            : `timed out after ${formatDuration(wait.timeoutMs ?? 0)}`;
       if (!rollout || !status)
         return `${after} before the controller took up ${wait.revision ? `revision ${wait.revision}` : "the command"}; is it running? Follow it with ${command("status", " --watch")}`;
       const position = stepPosition(rollout);

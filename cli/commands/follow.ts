@@ -26,6 +26,8 @@ interface WaitOptions {
   forever?: boolean;
   /** Where the SLIs come from, shown by the TUI (the sandbox says which provider it runs). */
   metricsSource?: string;
+  /** Ctrl-C ends the wait with 130 and its closing line (the sandbox handles Ctrl-C itself). */
+  ownsCtrlC?: boolean;
 }
 
 function parseTimeout(text: string): number {
@@ -117,6 +119,7 @@ export async function followUntilOutcome(
     throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
   }
   let left = false;
+  let onCtrlC: (() => void) | undefined;
   try {
     const code = await new Promise<number>((resolve) => {
       const timer = wait.timeoutMs ? setTimeout(() => resolve(EXIT.timedOut), wait.timeoutMs) : undefined;
@@ -124,12 +127,19 @@ export async function followUntilOutcome(
         clearTimeout(timer);
         resolve(code);
       };
+      // before the first line is written: whoever reads it may press Ctrl-C at once
+      if (wait.ownsCtrlC) {
+        onCtrlC = () => finish(EXIT.interrupted);
+        process.once("SIGINT", onCtrlC);
+      }
       if (view) {
         view.then(
           (ended) => {
             if (ended.reason === "stopped") return; // stopped here, after the timeout decided
             const code = outcome(store.getSnapshot());
             if (ended.reason === "finished" && code !== undefined) finish(code);
+            else if (ended.reason === "interrupted" && code === undefined && !wait.forever)
+              finish(EXIT.interrupted);
             else {
               left = code === undefined;
               finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
@@ -150,6 +160,7 @@ export async function followUntilOutcome(
       store.subscribe(check);
       check();
     });
+    if (onCtrlC) process.off("SIGINT", onCtrlC);
     // a timeout ends the screen too; the closing line goes below its last frame
     await endView();
     const snapshot = store.getSnapshot();
@@ -191,7 +202,11 @@ export function followCommands(): Command[] {
         const { client, namespace } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.watch)
-          return followUntilOutcome(client, ref, mode, { exitOnPause: options.exitOnPause, timeoutMs });
+          return followUntilOutcome(client, ref, mode, {
+            exitOnPause: options.exitOnPause,
+            timeoutMs,
+            ownsCtrlC: true,
+          });
         let raw: unknown;
         try {
           raw = await client.get({ apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout", ...ref });
@@ -275,6 +290,7 @@ export function followCommands(): Command[] {
           commandId,
           exitOnPause: options.exitOnPause,
           timeoutMs,
+          ownsCtrlC: true,
         });
       }),
   );

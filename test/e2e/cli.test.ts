@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,9 +26,14 @@ interface Run {
 
 /**
  * Runs `rollout ARGS` with pipes for stdin, stdout and stderr, as a CI job does; kills it after `timeoutMs`.
- * `onStdout` sees stdout so far each time more arrives.
+ * `onStdout` sees stdout so far each time more arrives; `onSpawn` gets the process (to signal it).
  */
-function rollout(args: string[], timeoutMs = 150_000, onStdout?: (stdout: string) => void): Promise<Run> {
+function rollout(
+  args: string[],
+  timeoutMs = 150_000,
+  onStdout?: (stdout: string) => void,
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli/bin/rollout.js"), ...args], {
       cwd: ROOT,
@@ -36,6 +41,7 @@ function rollout(args: string[], timeoutMs = 150_000, onStdout?: (stdout: string
       env: interactiveEnv(),
       stdio: ["pipe", "pipe", "pipe"],
     });
+    onSpawn?.(child);
     child.stdin.end();
     let stdout = "";
     let stderr = "";
@@ -108,6 +114,7 @@ const ROLLOUTS: Record<string, { steps: unknown[]; errorRate: number }> = {
   waiting: { steps: GATED, errorRate: 0.001 },
   aborted: { steps: GATED, errorRate: 0.001 },
   deleted: { steps: GATED, errorRate: 0.001 },
+  interrupted: { steps: GATED, errorRate: 0.001 },
   manual: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 40 }, { pause: {} }], errorRate: 0.001 },
 };
 
@@ -280,6 +287,34 @@ describe.concurrent("status --watch: the closing line of each way a wait ends", 
     expect(run.code, shown(run)).toBe(1);
     expect(expectClosingLine(run)).toBe(
       `rolled back: aborted by user; details: rollout status aborted -n ${NS}; to run this revision again: rollout retry aborted -n ${NS}`,
+    );
+  });
+
+  it("stopped with Ctrl-C (SIGINT): 130, where it was and the commands that move it on", {
+    timeout: 240_000,
+  }, async () => {
+    await release("interrupted", (s) => s.phase === "Paused" && s.step === 1, "at the manual gate");
+    let watchUp: () => void = () => {};
+    const up = new Promise<void>((resolve) => {
+      watchUp = resolve;
+    });
+    let child: ChildProcess | undefined;
+    const watching = rollout(
+      ["status", "interrupted", "--watch", ...at()],
+      150_000,
+      (stdout) => {
+        if (/ Paused /.test(stdout)) watchUp();
+      },
+      (spawned) => {
+        child = spawned;
+      },
+    );
+    await Promise.race([up, watching]);
+    child!.kill("SIGINT");
+    const run = await watching;
+    expect(run.code, shown(run)).toBe(130);
+    expect(expectClosingLine(run)).toBe(
+      `stopped with Ctrl-C at step 2/2 (weight 20%); paused at a manual gate: rollout promote interrupted -n ${NS} to continue, rollout abort interrupted -n ${NS} to roll back`,
     );
   });
 

@@ -203,6 +203,12 @@ describe("closingLine", () => {
     );
   });
 
+  it("stopped with Ctrl-C (130)", () => {
+    expect(closingLine(130, live(canaryMidway), true, wait)).toBe(
+      "stopped with Ctrl-C at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
+    );
+  });
+
   it("left the screen before the outcome", () => {
     expect(closingLine(3, live(canaryMidway), true, { ...wait, left: true })).toBe(
       "left before the rollout ended at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
