@@ -22,6 +22,7 @@ function shell(script: string, bin: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = interactiveEnv({ PATH: `${bin}:${process.env.PATH}` });
     delete env.KUBECONFIG;
+    // more demo traffic than the default 20/s: the analyses decide sooner, so both releases end sooner
     const child = spawn("sh", ["-c", script], { cwd: tmpdir(), env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -55,7 +56,15 @@ describe("rollout sandbox --keep-running", () => {
     await symlink(join(ROOT, "cli/bin/rollout.js"), join(bin, "rollout"));
     const child = spawn(
       process.execPath,
-      [join(ROOT, "cli/bin/rollout.js"), "sandbox", "--no-tui", "--no-prometheus", "--keep-running"],
+      [
+        join(ROOT, "cli/bin/rollout.js"),
+        "sandbox",
+        "--no-tui",
+        "--no-prometheus",
+        "--keep-running",
+        "--rps",
+        "80",
+      ],
       { cwd: ROOT, env: interactiveEnv(), stdio: ["ignore", "pipe", "pipe"] },
     );
     sandbox = child;
