@@ -1,4 +1,6 @@
+import { formatDuration } from "../src/api/duration.ts";
 import type { Rollout } from "../src/api/rollout.ts";
+import { EXIT } from "./exit-codes.ts";
 import {
   faultInfo,
   formatCount,
@@ -119,6 +121,11 @@ export function formatJsonLine(item: Item): string {
 export interface FollowOptions {
   /** One JSON object per line instead of text. */
   json?: boolean;
+  /**
+   * Whether a version of the rollout belongs to what is being followed; events of other versions (the
+   * previous revision's outcome, still in the status when `start` sets a new one) are not written.
+   */
+  shows?: (rollout: Rollout) => boolean;
 }
 
 /**
@@ -131,14 +138,88 @@ export function followPlain(
   options: FollowOptions = {},
 ): () => void {
   const format = options.json ? formatJsonLine : formatProgressLine;
+  const shows = options.shows ?? (() => true);
   let seen = 0;
   const flush = () => {
     for (const event of store.getSnapshot().events) {
       if (event.seq <= seen) continue;
       seen = event.seq;
+      if (event.rollout && !shows(event.rollout)) continue;
       out.write(`${format(event)}\n`);
     }
   };
   flush();
   return store.subscribe(flush);
+}
+
+/** What a wait was for, to say in its closing line what ended it and what to run next. */
+export interface Wait {
+  namespace: string;
+  name: string;
+  /** The revision `start` set, when it set one. */
+  revision?: string;
+  timeoutMs?: number;
+  /** The person left the screen with q before the outcome: exit 3 without a timeout. */
+  left?: boolean;
+}
+
+/** Pause reasons the engine gives to a gate that waits for a person (see src/engine/plan.ts). */
+const GATES = new Set(["manual gate", "waiting for promotion"]);
+
+/**
+ * The one line a non-zero exit of a wait ends with: why it ended and what to run next. `current` says
+ * whether the snapshot's rollout is already the revision waited for (a timeout may come before the controller took
+ * it up). Undefined for exit 0.
+ */
+export function closingLine(
+  code: number,
+  snapshot: Pick<Snapshot, "rollout" | "connection">,
+  current: boolean,
+  wait: Wait,
+): string | undefined {
+  const rollout = snapshot.rollout;
+  const command = (verb: string, extra = "") => `rollout ${verb} ${wait.name} -n ${wait.namespace}${extra}`;
+  const status = current ? rollout?.status : undefined;
+  const held = () => {
+    const reason = status?.pauseReason ?? "paused";
+    if (GATES.has(reason))
+      return `paused at a manual gate: ${command("promote")} to continue, ${command("abort")} to roll back`;
+    if (reason === "paused by user")
+      return `paused by a person: ${command("resume")} to continue, ${command("abort")} to roll back`;
+    return `paused (${reason}): ${command("promote")} to continue, ${command("abort")} to roll back`;
+  };
+  switch (code) {
+    case EXIT.ok:
+      return undefined;
+    case EXIT.timedOut:
+    case EXIT.interrupted: {
+      const after =
+        code === EXIT.interrupted
+          ? "stopped with Ctrl-C"
+          : wait.left
+            ? "left before the rollout ended"
+            : `timed out after ${formatDuration(wait.timeoutMs ?? 0)}`;
+      if (!rollout || !status)
+        return `${after} before the controller took up ${wait.revision ? `revision ${wait.revision}` : "the command"}; is it running? Follow it with ${command("status", " --watch")}`;
+      const position = stepPosition(rollout);
+      const weight = status.weights ? `weight ${formatPercent(status.weights.desired)}` : undefined;
+      const where = position
+        ? ` at ${position}${weight ? ` (${weight})` : ""}`
+        : ` while ${status.phase ?? "starting"}`;
+      if (status.phase === "Paused") return `${after}${where}; ${held()}`;
+      return `${after}${where}; the rollout goes on: ${command("status", " --watch")}`;
+    }
+    case EXIT.paused:
+      return held();
+    case EXIT.failed: {
+      if (!rollout || snapshot.connection === "gone")
+        return `the rollout ${wait.namespace}/${wait.name} was deleted while waiting`;
+      const what = status?.phase === "Failed" ? "failed" : "rolled back";
+      const message = status?.message ?? what;
+      const because = message.startsWith(what) ? message : `${what}: ${message}`;
+      return `${because}; details: ${command("status")}; to run this revision again: ${command("retry")}`;
+    }
+    default:
+      return `ended with exit code ${code}`;
+  }
 }

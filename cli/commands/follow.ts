@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
-import { parseRollout } from "../../src/api/rollout.ts";
+import type { Rollout } from "../../src/api/rollout.ts";
 import { followRollout } from "../../src/client/follow.ts";
 import { shortStepsInCluster } from "../../src/controller/analysis.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
@@ -17,7 +17,7 @@ import {
   withKubeOptions,
 } from "../kube-options.ts";
 import { outcomeOf } from "../outcome.ts";
-import { followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
+import { closingLine, followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
 import type { renderRolloutView as RenderRolloutView } from "../tui/index.tsx";
 import { RolloutStore, type Snapshot } from "../tui/store.ts";
 
@@ -41,6 +41,8 @@ interface WaitOptions {
   forever?: boolean;
   /** Where the SLIs come from, shown by the TUI (the sandbox says which provider it runs). */
   metricsSource?: string;
+  /** Ctrl-C ends the wait with 130 and its closing line (the sandbox handles Ctrl-C itself). */
+  ownsCtrlC?: boolean;
 }
 
 function parseTimeout(text: string): number {
@@ -73,9 +75,17 @@ function actionsFor(client: KubeClient, ref: RolloutRef) {
   return { promote: send("promote"), abort: send("abort"), pause: send("pause"), resume: send("resume") };
 }
 
+/** Whether this version of the rollout is the revision (or has taken the command) being waited for. */
+function isAwaited(rollout: Rollout | undefined, wait: WaitOptions): boolean {
+  const status = rollout?.status;
+  if (wait.revision && status?.revision !== wait.revision) return false;
+  return !wait.commandId || status?.lastCommand?.id === wait.commandId;
+}
+
 /**
  * Follows a rollout until its outcome (or the timeout), showing it as the TUI, plain lines or JSON
- * lines, and returns the documented exit code.
+ * lines, and returns the documented exit code. A non-zero exit ends with one line on stderr saying why
+ * and what to run next.
  */
 export async function followUntilOutcome(
   client: KubeClient,
@@ -84,7 +94,25 @@ export async function followUntilOutcome(
   wait: WaitOptions,
 ): Promise<number> {
   const store = new RolloutStore(wait.metricsSource ? { metricsSource: wait.metricsSource } : {});
-  let stopWatch: (() => void) | undefined;
+  const outcome = (snapshot: Snapshot) => {
+    if (snapshot.connection === "gone") return EXIT.failed;
+    if (!isAwaited(snapshot.rollout, wait)) return undefined;
+    return outcomeOf(snapshot.rollout?.status, wait);
+  };
+  // The TUI draws its first frame ("connecting…") at once, before the watch has listed anything.
+  const stopView = new AbortController();
+  const view =
+    mode === "tui"
+      ? renderRolloutView(store, actionsFor(client, ref), {
+          done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
+          signal: stopView.signal,
+        })
+      : undefined;
+  const endView = async () => {
+    stopView.abort();
+    await view?.catch(() => {});
+  };
+  let stopWatch: () => void;
   try {
     stopWatch = await followRollout(
       client,
@@ -97,39 +125,49 @@ export async function followUntilOutcome(
       (connection) => store.connection(connection),
     );
   } catch (error) {
+    await endView();
     throw explain(error, `rollout ${ref.namespace}/${ref.name}`);
   }
   if (!store.getSnapshot().rollout) {
     stopWatch();
+    await endView();
     throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
   }
-  const outcome = (snapshot: Snapshot) => {
-    if (snapshot.connection === "gone") return EXIT.failed;
-    const status = snapshot.rollout?.status;
-    if (wait.commandId && status?.lastCommand?.id !== wait.commandId) return undefined;
-    return outcomeOf(status, wait);
-  };
+  let left = false;
+  let onCtrlC: (() => void) | undefined;
   try {
-    return await new Promise<number>((resolve) => {
+    const code = await new Promise<number>((resolve) => {
       const timer = wait.timeoutMs ? setTimeout(() => resolve(EXIT.timedOut), wait.timeoutMs) : undefined;
       const finish = (code: number) => {
         clearTimeout(timer);
         resolve(code);
       };
-      if (mode === "tui") {
-        renderRolloutView(store, actionsFor(client, ref), {
-          done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
-        }).then(
-          (view) => {
+      // before the first line is written: whoever reads it may press Ctrl-C at once
+      if (wait.ownsCtrlC) {
+        onCtrlC = () => finish(EXIT.interrupted);
+        process.once("SIGINT", onCtrlC);
+      }
+      if (view) {
+        view.then(
+          (ended) => {
+            if (ended.reason === "stopped") return; // stopped here, after the timeout decided
             const code = outcome(store.getSnapshot());
-            if (view.reason === "finished" && code !== undefined) finish(code);
-            else finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
+            if (ended.reason === "finished" && code !== undefined) finish(code);
+            else if (ended.reason === "interrupted" && code === undefined && !wait.forever)
+              finish(EXIT.interrupted);
+            else {
+              left = code === undefined;
+              finish(wait.forever ? EXIT.ok : (code ?? EXIT.timedOut));
+            }
           },
           () => finish(EXIT.failed),
         );
         return;
       }
-      followPlain(store, process.stdout, { json: mode === "json" });
+      followPlain(store, process.stdout, {
+        json: mode === "json",
+        shows: (rollout) => isAwaited(rollout, wait),
+      });
       const check = () => {
         const code = outcome(store.getSnapshot());
         if (code !== undefined && !wait.forever) finish(code);
@@ -137,6 +175,18 @@ export async function followUntilOutcome(
       store.subscribe(check);
       check();
     });
+    if (onCtrlC) process.off("SIGINT", onCtrlC);
+    // a timeout ends the screen too; the closing line goes below its last frame
+    await endView();
+    const snapshot = store.getSnapshot();
+    const why = closingLine(code, snapshot, isAwaited(snapshot.rollout, wait), {
+      ...ref,
+      ...(wait.revision ? { revision: wait.revision } : {}),
+      ...(wait.timeoutMs ? { timeoutMs: wait.timeoutMs } : {}),
+      left,
+    });
+    if (why) console.error(`rollout: ${why}`);
+    return code;
   } finally {
     stopWatch();
   }
@@ -180,7 +230,11 @@ export function followCommands(): Command[] {
         const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.watch)
-          return followUntilOutcome(client, ref, mode, { exitOnPause: options.exitOnPause, timeoutMs });
+          return followUntilOutcome(client, ref, mode, {
+            exitOnPause: options.exitOnPause,
+            timeoutMs,
+            ownsCtrlC: true,
+          });
         const store = new RolloutStore();
         try {
           store.update(await rollouts.status(rollout));
@@ -269,6 +323,7 @@ export function followCommands(): Command[] {
           commandId,
           exitOnPause: options.exitOnPause,
           timeoutMs,
+          ownsCtrlC: true,
         });
       }),
   );

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
 import { shortAnalysisSteps } from "../../src/analysis/step-time.ts";
-import { type DocumentResult, parseDocuments } from "../../src/api/documents.ts";
+import { type DocumentResult, decodeManifest, parseDocuments } from "../../src/api/documents.ts";
 import type { Rollout } from "../../src/api/rollout.ts";
 import type { SLOProfile } from "../../src/api/slo-profile.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -22,6 +22,36 @@ async function warnShortSteps(documents: { file: string; document: DocumentResul
   }
 }
 
+/** The lines `rollout lint` prints on stderr for one file: `FILE:LINE: PATH: MESSAGE` or `FILE: MESSAGE`. */
+async function lintFile(file: string): Promise<{ problems: string[]; documents: DocumentResult[] }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return {
+      problems: [`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`],
+      documents: [],
+    };
+  }
+  const decoded = decodeManifest(bytes);
+  if (!decoded.ok) {
+    return {
+      problems: [`${file}${decoded.line ? `:${decoded.line}` : ""}: ${decoded.message}`],
+      documents: [],
+    };
+  }
+  const documents = parseDocuments(decoded.text);
+  if (documents.length === 0)
+    return {
+      problems: [`${file}: has no document, only comments; expected a Rollout or SLOProfile`],
+      documents: [],
+    };
+  const problems = documents.flatMap((document) =>
+    document.errors.map((error) => `${file}:${error.line}: ${error.path}: ${error.message}`),
+  );
+  return { problems, documents };
+}
+
 /** `rollout lint FILE...`: checks Rollout and SLOProfile manifests without a cluster. */
 export function lintCommand(): Command {
   return new Command("lint")
@@ -39,22 +69,20 @@ export function lintCommand(): Command {
       let failed = false;
       let checked = 0;
       for (const file of files) {
-        let text: string;
+        let result: { problems: string[]; documents: DocumentResult[] };
         try {
-          text = await readFile(file, "utf8");
+          result = await lintFile(file);
         } catch (error) {
-          console.error(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-          failed = true;
-          continue;
+          // a bug, not the file's fault; still one line, never a stack trace
+          result = {
+            problems: [`${file}: cannot lint: ${(error as Error).message.split("\n")[0]}`],
+            documents: [],
+          };
         }
-        for (const document of parseDocuments(text)) {
-          checked++;
-          parsed.push({ file, document });
-          for (const error of document.errors) {
-            console.error(`${file}:${error.line}: ${error.path}: ${error.message}`);
-            failed = true;
-          }
-        }
+        for (const problem of result.problems) console.error(problem);
+        failed ||= result.problems.length > 0;
+        checked += result.documents.length;
+        for (const document of result.documents) parsed.push({ file, document });
       }
       if (rps !== undefined) await warnShortSteps(parsed, rps);
       if (!failed) console.log(`${checked} document${checked === 1 ? "" : "s"} valid`);

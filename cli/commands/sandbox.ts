@@ -1,12 +1,31 @@
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import {
+  APP,
   MESHES,
+  NAMESPACE,
   type SandboxMesh,
   SCENARIOS,
   type Scenario,
   startSandbox,
   unsupportedScenario,
 } from "../../src/sandbox/sandbox.ts";
+
+/** An image tag newer than the demo's, for the example `rollout start` a kept-running sandbox prints. */
+const NEXT_DEMO_IMAGE = "ghcr.io/stefanprodan/podinfo:6.7.2";
+
+/** How to reach a kept-running sandbox from another terminal: the kubeconfig and two commands to try. */
+export function connectHint(kubeconfig: string): string[] {
+  return [
+    "to use it from another terminal:",
+    `  export KUBECONFIG=${kubeconfig}`,
+    `  rollout watch ${APP} -n ${NAMESPACE}`,
+    `  rollout start ${APP} -n ${NAMESPACE} --image ${NEXT_DEMO_IMAGE} --wait`,
+  ];
+}
+
 import { EXIT } from "../exit-codes.ts";
 import { CliError, numberFlag, runCli } from "../kube-options.ts";
 import { followUntilOutcome, inCI } from "./follow.ts";
@@ -74,7 +93,7 @@ export function sandboxCommand(): Command {
         note(
           `mesh: ${sandbox.meshLabel}; SLIs: ${sandbox.metricsSource}; controller log: ${sandbox.logFile}`,
         );
-        const code = await followUntilOutcome(sandbox.client, { namespace: "demo", name: "podinfo" }, mode, {
+        const code = await followUntilOutcome(sandbox.client, { namespace: NAMESPACE, name: APP }, mode, {
           revision: sandbox.revision,
           timeoutMs: timeoutSeconds * 1000,
           metricsSource: sandbox.metricsSource,
@@ -108,9 +127,14 @@ export function sandboxCommand(): Command {
             .join(", ")})`,
         );
         if (flags.keepRunning && !interrupted) {
+          // next to the controller's log, outside the working directory; removed when the sandbox stops
+          const kubeconfig = join(tmpdir(), `stepwise-sandbox-${process.pid}.kubeconfig`);
+          await sandbox.api.writeKubeconfig(kubeconfig);
+          process.once("exit", () => rmSync(kubeconfig, { force: true }));
           note(
             `still running: API ${sandbox.api.url}, mesh ${sandbox.mesh.url}, metrics ${sandbox.mesh.metricsUrl}/metrics; Ctrl-C stops`,
           );
+          for (const line of connectHint(kubeconfig)) note(line);
           await new Promise(() => {});
         }
         for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(signal, onSignal);

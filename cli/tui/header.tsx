@@ -12,7 +12,8 @@ export interface HeaderProps {
   stableRevision?: string;
   position?: string;
   metricsSource?: string;
-  message?: string;
+  /** What the controller says, one line per entry (a failure reason wraps over several). */
+  message?: readonly string[];
   width: number;
 }
 
@@ -32,7 +33,7 @@ function short(revision: string | undefined): string | undefined {
   return revision === undefined ? undefined : revision.slice(0, 10);
 }
 
-/** Three lines: who and where, which versions and step, and what the controller says it is doing. */
+/** Who and where, which versions and step, then what the controller says it is doing (1 line or more). */
 export function Header(props: HeaderProps) {
   const where = props.namespace ? `${props.name} · ${props.namespace}` : props.name;
   const details = [
@@ -56,7 +57,10 @@ export function Header(props: HeaderProps) {
       <Text dimColor wrap="truncate-end">
         {details.join(" · ")}
       </Text>
-      <Text wrap="truncate-end">{`» ${props.message ?? ""}`}</Text>
+      {(props.message?.length ? props.message : [""]).map((line, index) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: the lines of one message have no other identity
+        <Text key={index} wrap="truncate-end">{`${index === 0 ? "»" : " "} ${line}`}</Text>
+      ))}
     </Box>
   );
 }

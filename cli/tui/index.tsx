@@ -22,11 +22,13 @@ export interface RenderRolloutViewOptions {
   done?: (snapshot: Snapshot) => boolean;
   /** Advance the store's clock this often (ms) so elapsed and fault times move; 0 to leave it to the caller. */
   tickMs?: number;
+  /** Ends the view (reason "stopped"), e.g. when the watch behind it could not start. */
+  signal?: AbortSignal;
 }
 
-/** Why the view ended: the user pressed q, the rollout finished, it was deleted, or Ctrl+C. */
+/** Why the view ended: the user pressed q, the rollout finished, it was deleted, Ctrl+C, or the caller's signal. */
 export interface ViewOutcome {
-  reason: "quit" | "finished" | "gone" | "interrupted";
+  reason: "quit" | "finished" | "gone" | "interrupted" | "stopped";
   /** The rollout's phase when the view ended; the caller turns it into an exit code. */
   phase?: Phase;
 }
@@ -81,6 +83,8 @@ export function renderRolloutView(
   }
 
   unsubscribe = store.subscribe(check);
+  if (options.signal?.aborted) finish({ reason: "stopped" });
+  options.signal?.addEventListener("abort", () => finish({ reason: "stopped" }), { once: true });
   if (tickMs > 0) {
     timer = setInterval(() => store.tick(), tickMs);
     timer.unref?.();

@@ -15,6 +15,8 @@ export interface LayoutInput {
   fault: boolean;
   /** Lines the step ladder and profile panels would like, titles included. */
   bodyWanted: number;
+  /** Lines of the controller's message in the header (a failure reason wraps); 1 by default. */
+  messageLines?: number;
 }
 
 export interface Layout {
@@ -28,19 +30,24 @@ export interface Layout {
   profilesWidth: number;
 }
 
-/** Header (3) + weight bar (1) + events title (1) + status line (1) + key hints (1). */
-const FIXED_LINES = 7;
+/** Header (2 + the message's lines) + weight bar (1) + events title (1) + status line (1) + key hints (1). */
+const FIXED_LINES = 6;
 const MIN_EVENT_LINES = 3;
-const GAP = 2;
+/** A blank column between the step ladder and the analysis panel. */
+const GAP = 1;
+/** The analysis panel's rule on its left and the blank after it: the panels never share a row's text. */
+export const PANEL_RULE = 2;
 
-export function layoutFor({ size, banner, fault, bodyWanted }: LayoutInput): Layout {
+export function layoutFor({ size, banner, fault, bodyWanted, messageLines = 1 }: LayoutInput): Layout {
   const columns = Math.max(20, size.columns);
   const height = Math.max(1, size.rows - 1);
-  const free = Math.max(0, height - FIXED_LINES - (banner ? 1 : 0) - (fault ? 1 : 0));
+  const fixed = FIXED_LINES + Math.max(1, messageLines);
+  const free = Math.max(0, height - fixed - (banner ? 1 : 0) - (fault ? 1 : 0));
   const bodyHeight = Math.max(0, Math.min(bodyWanted, free - MIN_EVENT_LINES));
   const eventLines = Math.max(0, free - bodyHeight);
   const ladderWidth = Math.min(40, Math.floor(columns * 0.42));
-  return { columns, height, bodyHeight, eventLines, ladderWidth, profilesWidth: columns - ladderWidth - GAP };
+  const profilesWidth = columns - ladderWidth - GAP - PANEL_RULE;
+  return { columns, height, bodyHeight, eventLines, ladderWidth, profilesWidth };
 }
 
 export { GAP as COLUMN_GAP };

@@ -51,7 +51,7 @@ export function describeStep(step: PlanStep): string {
         return step.reason === "manual gate" ? "manual gate" : `gate: ${step.reason}`;
       }
       const base = `pause ${formatDuration(step.durationMs)}`;
-      return step.reason === "manual gate" ? base : `${base} (${step.reason})`;
+      return step.reason === "timed pause" ? base : `${base} (${step.reason})`;
     }
     case "analysis": {
       const name = step.mirror ? "preview analysis (mirrored)" : "analysis";
@@ -117,6 +117,61 @@ export function stepRows(rollout: Rollout): StepRow[] {
     }
     return { index, label, state };
   });
+}
+
+/**
+ * The split of traffic once a rollout has ended, and the outcome in words: after a promotion the new
+ * version takes all traffic (as the primary, so the canary's weights read 0%), after a rollback none.
+ * Undefined while the rollout runs.
+ */
+export function finalSplit(rollout: Rollout): { newVersion: number; outcome: string } | undefined {
+  switch (rollout.status?.phase) {
+    case "Succeeded":
+      return { newVersion: 100, outcome: "promoted" };
+    case "RolledBack":
+      return { newVersion: 0, outcome: "rolled back" };
+    case "Failed":
+      return { newVersion: rollout.status.weights?.applied ?? 0, outcome: "failed" };
+    default:
+      return undefined;
+  }
+}
+
+/** The verdicts that are not Pass ("http-latency Inconclusive"): a promotion past them asks first. */
+export function verdictsNotPassing(rollout: Rollout | undefined): string[] {
+  return (rollout?.status?.analysis ?? [])
+    .filter((result) => result.verdict !== "Pass")
+    .map((result) => `${result.profile} ${result.verdict}`);
+}
+
+/**
+ * `text` in lines of at most `width` characters, broken at spaces (a word longer than a line is cut
+ * across lines), at most `maxLines` lines; the last line ends with "…" only when even those do not hold
+ * the whole text.
+ */
+export function wrapText(text: string, width: number, maxLines: number): string[] {
+  const size = Math.max(1, width);
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    let rest = word;
+    if (line !== "" && line.length + 1 + rest.length <= size) {
+      line += ` ${rest}`;
+      continue;
+    }
+    if (line !== "") lines.push(line);
+    while (rest.length > size) {
+      lines.push(rest.slice(0, size));
+      rest = rest.slice(size);
+    }
+    line = rest;
+  }
+  if (line !== "" || lines.length === 0) lines.push(line);
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, Math.max(1, maxLines));
+  const last = kept.length - 1;
+  kept[last] = `${kept[last]!.slice(0, size - 1)}…`;
+  return kept;
 }
 
 // --- numbers -------------------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ import {
   allowedActions,
   clockTime,
   faultInfo,
+  finalSplit,
   formatElapsed,
   isTerminalPhase,
   profileLines,
   stepPosition,
   stepRows,
   strategyName,
+  verdictsNotPassing,
+  wrapText,
 } from "./model.ts";
 import { Profiles } from "./profiles.tsx";
 import { StepLadder } from "./step-ladder.tsx";
@@ -39,6 +42,13 @@ export interface RolloutViewProps {
 }
 
 type ActionName = keyof RolloutActions;
+/** The keys that ask y/n first: abort always, promote past a verdict that is not Pass. */
+type Question = { action: "abort" | "promote"; text: string };
+
+/** Phases whose message is a reason a person must read whole (a pause, a rollback): it wraps. */
+const REASON_PHASES = new Set(["Paused", "RollingBack", "RolledBack", "Failed"]);
+/** At most this many lines of a wrapped reason; the event log keeps its own minimum. */
+const MAX_MESSAGE_LINES = 4;
 type Status = { kind: StatusKind; text: string };
 
 function errorText(error: unknown): string {
@@ -60,13 +70,13 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
   const terminal = useTerminalSize(size);
   // stdin.isTTY is undefined, not false, for a pipe or /dev/null: compare, or useInput would throw.
   const keysEnabled = useStdin().isRawModeSupported === true;
-  const [confirming, setConfirmingState] = useState(false);
+  const [confirming, setConfirmingState] = useState<Question | undefined>();
   const [status, setStatus] = useState<Status | undefined>();
   // Keys can arrive faster than React re-renders: the handler reads refs, not the rendered state.
-  const confirmingRef = useRef(false);
+  const confirmingRef = useRef<Question | undefined>(undefined);
   const busyRef = useRef<ActionName | undefined>(undefined);
 
-  const setConfirming = useCallback((value: boolean) => {
+  const setConfirming = useCallback((value: Question | undefined) => {
     confirmingRef.current = value;
     setConfirmingState(value);
   }, []);
@@ -99,20 +109,29 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
     (input) => {
       const current = store.getSnapshot();
       const allowed = allowedActions(actionablePhase(current));
-      if (confirmingRef.current) {
-        setConfirming(false);
+      const question = confirmingRef.current;
+      if (question) {
+        setConfirming(undefined);
+        // the phase is checked again: the rollout may have moved on while the question was open
         if (input === "y" || input === "Y") {
-          if (allowed.abort) run("abort");
-          else refuse("abort", current);
-        } else setStatus({ kind: "info", text: "abort cancelled" });
+          if (allowed[question.action]) run(question.action);
+          else refuse(question.action, current);
+        } else setStatus({ kind: "info", text: `${question.action} cancelled` });
         return;
       }
+      const name = current.rollout?.metadata.name ?? "";
       if (input === "q") return onQuit();
-      if (input === "p") return allowed.promote ? run("promote") : refuse("promote", current);
+      if (input === "p") {
+        if (!allowed.promote) return refuse("promote", current);
+        const open = verdictsNotPassing(current.rollout);
+        if (open.length === 0) return run("promote");
+        setStatus(undefined);
+        return setConfirming({ action: "promote", text: `promote ${name} past ${open.join(", ")}?` });
+      }
       if (input === "a") {
         if (!allowed.abort) return refuse("abort", current);
         setStatus(undefined);
-        return setConfirming(true);
+        return setConfirming({ action: "abort", text: `abort rollout ${name}?` });
       }
       if (input === " ") {
         if (allowed.pause) return run("pause");
@@ -124,6 +143,15 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
   );
 
   const rollout = snapshot.rollout;
+  const phase = rollout?.status?.phase;
+  const message =
+    phase === "Paused"
+      ? (rollout?.status?.pauseReason ?? rollout?.status?.message)
+      : rollout?.status?.message;
+  const messageLines =
+    phase && REASON_PHASES.has(phase)
+      ? wrapText(message ?? "", terminal.columns - 2, MAX_MESSAGE_LINES)
+      : [message ?? ""];
   const fault = faultInfo(rollout, snapshot.now);
   const steps = rollout ? stepRows(rollout) : [];
   const profiles = rollout ? profileLines(rollout) : [];
@@ -133,13 +161,13 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
     banner: snapshot.connection !== "live",
     fault: fault !== undefined,
     bodyWanted: rollout ? Math.max(steps.length + 1, twoLineProfiles) : 1,
+    messageLines: messageLines.length,
   });
   const width = layout.columns;
-  const phase = rollout?.status?.phase;
   const lastSeen = snapshot.updatedAt === undefined ? undefined : clockTime(snapshot.updatedAt);
 
   const keys = confirming ? (
-    <Confirm question={`abort rollout ${rollout?.metadata.name ?? ""}?`} width={width} />
+    <Confirm question={confirming.text} width={width} />
   ) : (
     <KeyHints phase={actionablePhase(snapshot)} keysEnabled={keysEnabled} width={width} />
   );
@@ -159,9 +187,8 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
   const started = rollout.status?.startedAt ? Date.parse(rollout.status.startedAt) : snapshot.startedAt;
   const until = isTerminalPhase(phase) ? (snapshot.updatedAt ?? snapshot.now) : snapshot.now;
   const weights = rollout.status?.weights;
+  const final = finalSplit(rollout);
   const position = stepPosition(rollout);
-  const message =
-    phase === "Paused" ? (rollout.status?.pauseReason ?? rollout.status?.message) : rollout.status?.message;
 
   return (
     <Box flexDirection="column" width={width} height={layout.height} overflow="hidden">
@@ -176,7 +203,7 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
         stableRevision={rollout.status?.stableRevision}
         position={position}
         metricsSource={snapshot.metricsSource}
-        message={message}
+        message={messageLines}
         width={width}
       />
       <ConnectionBanner connection={snapshot.connection} lastSeen={lastSeen} width={width} />
@@ -184,19 +211,31 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
         desired={weights?.desired ?? 0}
         applied={weights?.applied}
         observed={weights?.observed}
+        final={final}
         width={width}
       />
       {layout.bodyHeight > 0 ? (
         <Box flexDirection="row" height={layout.bodyHeight}>
           <StepLadder steps={steps} height={layout.bodyHeight} width={layout.ladderWidth} />
           <Box width={COLUMN_GAP} />
-          <Profiles
-            profiles={profiles}
-            history={snapshot.history}
+          {/* a rule down the analysis panel's left: its counts never read as part of a step's row */}
+          <Box
+            borderStyle="single"
+            borderTop={false}
+            borderBottom={false}
+            borderRight={false}
+            borderDimColor
+            paddingLeft={1}
             height={layout.bodyHeight}
-            width={layout.profilesWidth}
-            finished={isTerminalPhase(phase)}
-          />
+          >
+            <Profiles
+              profiles={profiles}
+              history={snapshot.history}
+              height={layout.bodyHeight}
+              width={layout.profilesWidth}
+              finished={isTerminalPhase(phase)}
+            />
+          </Box>
         </Box>
       ) : null}
       <FaultBanner fault={fault} width={width} />

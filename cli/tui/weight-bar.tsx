@@ -5,6 +5,8 @@ export interface WeightBarProps {
   desired: number;
   applied?: number;
   observed?: number;
+  /** Once the rollout has ended: the new version's final share and the outcome, shown instead. */
+  final?: { newVersion: number; outcome: string };
   width: number;
 }
 
@@ -18,8 +20,30 @@ export function barCells(desired: number, applied: number | undefined, cells: nu
   return { solid, pending, rest: cells - solid - pending };
 }
 
-/** One line: the canary's share as a bar, then desired, applied (read back) and observed (from metrics). */
-export function WeightBar({ desired, applied, observed, width }: WeightBarProps) {
+/**
+ * One line: the canary's share as a bar, then desired, applied (read back) and observed (from metrics).
+ * After the end, the new version's final share and the outcome ("new version 100% · promoted").
+ */
+export function WeightBar({ desired, applied, observed, final, width }: WeightBarProps) {
+  if (final) {
+    const prefix = "final  ";
+    const cells = Math.max(10, Math.min(50, width - prefix.length - 42));
+    const { solid, rest } = barCells(final.newVersion, final.newVersion, cells);
+    const color = final.outcome === "promoted" ? "green" : "red";
+    return (
+      <Box width={width}>
+        <Text wrap="truncate-end">
+          <Text>{prefix}</Text>
+          <Text color="cyan">{"█".repeat(solid)}</Text>
+          <Text dimColor>{"░".repeat(rest)}</Text>
+          <Text>{` new version ${formatPercent(final.newVersion)} · `}</Text>
+          <Text bold color={color}>
+            {final.outcome}
+          </Text>
+        </Text>
+      </Box>
+    );
+  }
   const label = [
     `desired ${formatPercent(desired)}`,
     `applied ${applied === undefined ? "?" : formatPercent(applied)}`,

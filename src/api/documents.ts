@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
 import type { FieldError } from "./errors.ts";
 import { parseRollout, type Rollout } from "./rollout.ts";
 import { parseSLOProfile, type SLOProfile } from "./slo-profile.ts";
@@ -16,6 +16,123 @@ export interface DocumentResult {
   object?: ApiObject;
   errors: DocumentError[];
 }
+
+/**
+ * What a manifest may ask of the parser, so hostile input (an alias bomb, deep nesting, a huge or binary
+ * file) ends as one error instead of exhausting memory or the stack. A Stepwise object nests about a
+ * dozen levels and Kubernetes stores objects of at most 1.5 MiB, so real manifests stay far below.
+ */
+export const LIMITS = {
+  /** Bytes per file. */
+  maxBytes: 2 * 1024 * 1024,
+  /** Nodes an alias may stand for in total (the yaml library's maxAliasCount). */
+  maxAliasCount: 100,
+  /** Levels of maps and sequences inside each other. */
+  maxDepth: 64,
+} as const;
+
+const TOO_DEEP = `nested more than ${LIMITS.maxDepth} levels deep`;
+
+/** A manifest file's bytes as text, or why they are not a YAML text (with the line, where there is one). */
+export type ManifestText = { ok: true; text: string } | { ok: false; message: string; line?: number };
+
+/** The line (1-based) of byte `offset`. */
+function lineOfByte(bytes: Uint8Array, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+  return line;
+}
+
+/** The offset of the first byte that does not start or continue a UTF-8 sequence, or -1 (for the line only). */
+function firstNonUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    const length =
+      lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    for (let k = 1; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
+    i += length;
+  }
+  return -1;
+}
+
+/**
+ * Checks a file's bytes before parsing: not too large, not empty, UTF-8 without NUL or other control
+ * characters YAML does not allow (so a binary file is named as one, not as a page of syntax errors).
+ */
+export function decodeManifest(bytes: Uint8Array): ManifestText {
+  if (bytes.length > LIMITS.maxBytes) {
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    return {
+      ok: false,
+      message: `is ${mib(bytes.length)}; lint reads files of at most ${mib(LIMITS.maxBytes)} (Kubernetes stores objects of at most 1.5 MiB)`,
+    };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstNonUtf8(bytes);
+    return {
+      ok: false,
+      message: "is not UTF-8 text (a binary file?)",
+      ...(bad >= 0 ? { line: lineOfByte(bytes, bad) } : {}),
+    };
+  }
+  // YAML allows tab, line feed and carriage return among the C0 controls, and no DEL
+  const control = bytes.findIndex((b) => (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f);
+  if (control >= 0) {
+    const code = bytes[control]!.toString(16).padStart(2, "0");
+    return {
+      ok: false,
+      message: `holds the control character 0x${code}, which YAML does not allow (a binary file?)`,
+      line: lineOfByte(bytes, control),
+    };
+  }
+  if (text.trim() === "") return { ok: false, message: "is empty; expected a Rollout or SLOProfile" };
+  return { ok: true, text };
+}
+
+/** The start offset of the first map or sequence nested deeper than LIMITS.maxDepth, walked without recursion. */
+function tooDeep(root: Node | null): number | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (isMap(node) || isSeq(node)) {
+      if (depth >= LIMITS.maxDepth) return node.range?.[0] ?? 0;
+      for (const item of node.items) {
+        if (isPair(item)) {
+          stack.push({ node: item.key, depth: depth + 1 });
+          stack.push({ node: item.value, depth: depth + 1 });
+        } else stack.push({ node: item, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The start offset of the document's first alias (`*name`). */
+function firstAlias(root: Node | null): number | undefined {
+  const stack: unknown[] = [root];
+  let first: number | undefined;
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isAlias(node)) {
+      const offset = node.range?.[0];
+      if (offset !== undefined && (first === undefined || offset < first)) first = offset;
+    } else if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) {
+        if (isPair(item)) stack.push(item.key, item.value);
+        else stack.push(item);
+      }
+    }
+  }
+  return first;
+}
+
+/** yaml reports the stack overflow of its own recursion as an error; it only happens past LIMITS.maxDepth. */
+const isStackOverflow = (error: unknown) =>
+  error instanceof RangeError || /Maximum call stack size exceeded/.test(String((error as Error)?.message));
 
 const PARSERS: Record<
   string,
@@ -48,27 +165,58 @@ function offsetOf(root: Node | null, path: (string | number)[]): number | undefi
   return offset;
 }
 
+/** yaml's documents of a text, or undefined when its parser ran out of stack (nesting past LIMITS.maxDepth). */
+function parseAll(text: string, lineCounter: LineCounter) {
+  try {
+    return parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  } catch (error) {
+    if (isStackOverflow(error)) return undefined;
+    throw error;
+  }
+}
+
 /**
  * Parses every document of a YAML text as a Stepwise object. Each error carries its line, so a person can
- * find it; unknown kinds are errors, not skipped.
+ * find it; unknown kinds are errors, not skipped. A YAML syntax error is reported once per document (the
+ * first: later ones mostly follow from it), and input beyond LIMITS is one error, never an exception.
  */
 export function parseDocuments(text: string): DocumentResult[] {
   const lines = new LineCounter();
   const results: DocumentResult[] = [];
-  for (const document of parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true })) {
+  const documents = parseAll(text, lines);
+  if (!documents) return [{ line: 1, errors: [{ path: "(yaml)", message: TOO_DEEP, line: 1 }] }];
+  for (const document of documents) {
     const start = document.contents?.range?.[0] ?? document.range[0];
     const line = lines.linePos(start).line;
     const lineAt = (offset: number | undefined) => (offset === undefined ? line : lines.linePos(offset).line);
-    if (document.errors.length > 0) {
-      const errors = document.errors.map((e) => ({
-        path: "(yaml)",
-        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-        line: lineAt(e.pos[0]),
-      }));
-      results.push({ line, errors });
+    const syntax = document.errors[0];
+    if (syntax) {
+      const message = isStackOverflow(syntax)
+        ? TOO_DEEP
+        : syntax.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      results.push({ line, errors: [{ path: "(yaml)", message, line: lineAt(syntax.pos[0]) }] });
       continue;
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    const deep = tooDeep(document.contents);
+    if (deep !== undefined) {
+      results.push({ line, errors: [{ path: "(yaml)", message: TOO_DEEP, line: lineAt(deep) }] });
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: LIMITS.maxAliasCount });
+    } catch (error) {
+      if (!(error instanceof ReferenceError)) throw error;
+      // an alias bomb: a few lines of anchors whose aliases expand to billions of nodes
+      const message = /Excessive alias count/.test(error.message)
+        ? `its aliases stand for more than ${LIMITS.maxAliasCount} nodes (an alias bomb?); write the values out`
+        : error.message;
+      results.push({
+        line,
+        errors: [{ path: "(yaml)", message, line: lineAt(firstAlias(document.contents)) }],
+      });
+      continue;
+    }
     if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
     const kind =
       typeof value === "object" && !Array.isArray(value) ? (value as { kind?: unknown }).kind : undefined;

@@ -20,7 +20,13 @@ export function planSteps(spec: RolloutSpec): PlanStep[] {
   if (canary) {
     return canary.steps.map((step): PlanStep => {
       if (step.setWeight !== undefined) return { kind: "setWeight", weight: step.setWeight };
-      if (step.pause) return { kind: "pause", durationMs: step.pause.duration, reason: "manual gate" };
+      if (step.pause) {
+        const duration = step.pause.duration;
+        // a pause with a duration ends by itself: it is no gate, and its message must not say so
+        return duration === undefined
+          ? { kind: "pause", reason: "manual gate" }
+          : { kind: "pause", durationMs: duration, reason: "timed pause" };
+      }
       if (step.chaos) return { kind: "chaos", chaos: step.chaos };
       return { kind: "analysis", untilMs: step.analysis?.duration, profiles: step.analysis?.profiles };
     });

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,8 +24,16 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `rollout ARGS` with pipes for stdin, stdout and stderr, as a CI job does; kills it after `timeoutMs`. */
-function rollout(args: string[], timeoutMs = 150_000): Promise<Run> {
+/**
+ * Runs `rollout ARGS` with pipes for stdin, stdout and stderr, as a CI job does; kills it after `timeoutMs`.
+ * `onStdout` sees stdout so far each time more arrives; `onSpawn` gets the process (to signal it).
+ */
+function rollout(
+  args: string[],
+  timeoutMs = 150_000,
+  onStdout?: (stdout: string) => void,
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli/bin/rollout.js"), ...args], {
       cwd: ROOT,
@@ -33,11 +41,13 @@ function rollout(args: string[], timeoutMs = 150_000): Promise<Run> {
       env: interactiveEnv(),
       stdio: ["pipe", "pipe", "pipe"],
     });
+    onSpawn?.(child);
     child.stdin.end();
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
+      onStdout?.(stdout);
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -86,13 +96,25 @@ function expectPlainLines(run: Run, name: string): string[] {
   return progress;
 }
 
+/** The line a wait that did not end well closes with: one line on stderr, after all progress. */
+function expectClosingLine(run: Run): string {
+  const line = expectOneErrorLine(run);
+  return line.slice("rollout: ".length);
+}
+
 const ANALYSED = [{ setWeight: 20 }, { analysis: {} }];
 const GATED = [{ setWeight: 20 }, { pause: {} }];
+const TIMED = [{ setWeight: 20 }, { pause: { duration: "10m" } }];
 const ROLLOUTS: Record<string, { steps: unknown[]; errorRate: number }> = {
   healthy: { steps: ANALYSED, errorRate: 0.001 },
   failing: { steps: ANALYSED, errorRate: 0.3 },
   held: { steps: GATED, errorRate: 0.001 },
   gate: { steps: GATED, errorRate: 0.001 },
+  timed: { steps: TIMED, errorRate: 0.001 },
+  waiting: { steps: GATED, errorRate: 0.001 },
+  aborted: { steps: GATED, errorRate: 0.001 },
+  deleted: { steps: GATED, errorRate: 0.001 },
+  interrupted: { steps: GATED, errorRate: 0.001 },
   manual: { steps: [{ setWeight: 20 }, { pause: {} }, { setWeight: 40 }, { pause: {} }], errorRate: 0.001 },
 };
 
@@ -124,6 +146,17 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     ).toBe(true);
     const status = await statusOf(world.cluster.client, NS, "healthy");
     expect(status.phase).toBe("Succeeded");
+    expect(run.stderr, shown(run)).toBe("");
+
+    // The next release: the status still shows the first one's "Succeeded: <revision> promoted" when
+    // `start` sets the new image; none of that may appear after `started revision`.
+    const next = await rollout(["start", "healthy", "--image", "app=registry/app:3", "--wait", ...at()]);
+    expect(next.code, shown(next)).toBe(0);
+    const nextLines = expectPlainLines(next, "healthy");
+    expect(status.revision).toBeDefined();
+    for (const line of nextLines) expect(line, shown(next)).not.toContain(status.revision!);
+    expect(nextLines[0], shown(next)).not.toMatch(/ Succeeded /);
+    expect(nextLines.at(-1)).toMatch(/ Succeeded .*\| Succeeded: [0-9a-f]+ promoted/);
   });
 
   it("rolled back by failing metrics: 1; with -o json, one JSON object per line", {
@@ -150,10 +183,17 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
       return parsed as Record<string, unknown>;
     });
     for (const object of objects) expect(object).toMatchObject({ rollout: "failing", namespace: NS });
+    expect(objects[0]!.phase, shown(run)).not.toBe("Idle");
     const last = objects.at(-1)!;
     expect(last).toMatchObject({ phase: "RolledBack", weights: { desired: 0, applied: 0 } });
     expect(last.analysis).toContainEqual(expect.objectContaining({ profile: TEST_PROFILE, verdict: "Fail" }));
     expect(objects.some((o) => o.warning === true && /RolledBack/.test(String(o.event)))).toBe(true);
+    // stdout stays JSON; why it ended and what to run next is the one line on stderr
+    expect(expectClosingLine(run)).toMatch(
+      new RegExp(
+        `^rolled back: analysis failed: ${TEST_PROFILE}.*; details: rollout status failing -n ${NS}; to run this revision again: rollout retry failing -n ${NS}$`,
+      ),
+    );
 
     // status -o json: the same format, exactly one line
     const status = await rollout(["status", "failing", "-o", "json", ...at()]);
@@ -176,7 +216,12 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     ]);
     expect(run.code, shown(run)).toBe(3);
     expectPlainLines(run, "held");
-    expect(run.stderr, shown(run)).not.toMatch(/^\s+at /m);
+    // where it was after 3s depends on the controller's pace; the line says it and what to run next
+    expect(expectClosingLine(run)).toMatch(
+      new RegExp(
+        `^timed out after 3s (at step [12]/2 \\(weight \\d+%\\)|while \\w+|before the controller took up revision [0-9a-f]+[^;]*); (the rollout goes on: rollout status held -n ${NS} --watch|paused at a manual gate: rollout promote held -n ${NS} to continue, rollout abort held -n ${NS} to roll back|is it running\\? .*)$`,
+      ),
+    );
     // the rollout itself carries on to its gate
     await world.waitUntil("held", (s) => s.phase === "Paused", "Paused");
   });
@@ -196,6 +241,98 @@ describe.concurrent("rollout start --wait without a terminal: exit codes", () =>
     expect(lines.at(-1)).toMatch(/ Paused step 2\/2 weight 20% \(applied 20%/);
     const status = await statusOf(world.cluster.client, NS, "gate");
     expect(status).toMatchObject({ phase: "Paused", pauseReason: "manual gate" });
+    expect(expectClosingLine(run)).toBe(
+      `paused at a manual gate: rollout promote gate -n ${NS} to continue, rollout abort gate -n ${NS} to roll back`,
+    );
+  });
+});
+
+/** Sets a new image on NAME's Deployment, as `start` does, and waits until its rollout is where `done` says. */
+async function release(name: string, done: Parameters<ControllerWorld["waitUntil"]>[1], what: string) {
+  await world.cluster.client.jsonPatch({ apiVersion: "apps/v1", kind: "Deployment", namespace: NS, name }, [
+    { op: "replace", path: "/spec/template/spec/containers/0/image", value: "registry/app:2" },
+  ]);
+  return world.waitUntil(name, done, what);
+}
+
+describe.concurrent("status --watch: the closing line of each way a wait ends", () => {
+  it("timed out in a timed pause: 3, at which step and weight, and that the rollout goes on", {
+    timeout: 240_000,
+  }, async () => {
+    await release("timed", (s) => s.phase === "Progressing" && s.step === 1, "in the 10m pause");
+    const run = await rollout(["status", "timed", "--watch", "--timeout", "2s", ...at()]);
+    expect(run.code, shown(run)).toBe(3);
+    expect(expectClosingLine(run)).toBe(
+      `timed out after 2s at step 2/2 (weight 20%); the rollout goes on: rollout status timed -n ${NS} --watch`,
+    );
+  });
+
+  it("timed out at a manual gate: 3, and the commands that move it on", { timeout: 240_000 }, async () => {
+    await release("waiting", (s) => s.phase === "Paused" && s.step === 1, "at the manual gate");
+    const run = await rollout(["status", "waiting", "--watch", "--timeout", "2s", ...at()]);
+    expect(run.code, shown(run)).toBe(3);
+    expect(expectClosingLine(run)).toBe(
+      `timed out after 2s at step 2/2 (weight 20%); paused at a manual gate: rollout promote waiting -n ${NS} to continue, rollout abort waiting -n ${NS} to roll back`,
+    );
+  });
+
+  it("aborted while watched: 1, rolled back by the abort, and how to run it again", {
+    timeout: 240_000,
+  }, async () => {
+    await release("aborted", (s) => s.phase === "Paused" && s.step === 1, "at the manual gate");
+    const watching = rollout(["status", "aborted", "--watch", ...at()]);
+    const abort = await rollout(["abort", "aborted", ...at()]);
+    expect(abort.code, shown(abort)).toBe(0);
+    const run = await watching;
+    expect(run.code, shown(run)).toBe(1);
+    expect(expectClosingLine(run)).toBe(
+      `rolled back: aborted by user; details: rollout status aborted -n ${NS}; to run this revision again: rollout retry aborted -n ${NS}`,
+    );
+  });
+
+  it("stopped with Ctrl-C (SIGINT): 130, where it was and the commands that move it on", {
+    timeout: 240_000,
+  }, async () => {
+    await release("interrupted", (s) => s.phase === "Paused" && s.step === 1, "at the manual gate");
+    let watchUp: () => void = () => {};
+    const up = new Promise<void>((resolve) => {
+      watchUp = resolve;
+    });
+    let child: ChildProcess | undefined;
+    const watching = rollout(
+      ["status", "interrupted", "--watch", ...at()],
+      150_000,
+      (stdout) => {
+        if (/ Paused /.test(stdout)) watchUp();
+      },
+      (spawned) => {
+        child = spawned;
+      },
+    );
+    await Promise.race([up, watching]);
+    child!.kill("SIGINT");
+    const run = await watching;
+    expect(run.code, shown(run)).toBe(130);
+    expect(expectClosingLine(run)).toBe(
+      `stopped with Ctrl-C at step 2/2 (weight 20%); paused at a manual gate: rollout promote interrupted -n ${NS} to continue, rollout abort interrupted -n ${NS} to roll back`,
+    );
+  });
+
+  it("deleted while watched: 1, saying so", { timeout: 240_000 }, async () => {
+    await release("deleted", (s) => s.phase === "Paused" && s.step === 1, "at the manual gate");
+    // the watch must be up before the delete, or the command only finds no rollout (exit 2)
+    let watchUp: () => void = () => {};
+    const up = new Promise<void>((resolve) => {
+      watchUp = resolve;
+    });
+    const watching = rollout(["status", "deleted", "--watch", ...at()], 150_000, (stdout) => {
+      if (/ Paused /.test(stdout)) watchUp();
+    });
+    await Promise.race([up, watching]);
+    await world.cluster.client.delete({ ...ROLLOUT_TYPE, namespace: NS, name: "deleted" });
+    const run = await watching;
+    expect(run.code, shown(run)).toBe(1);
+    expect(expectClosingLine(run)).toBe(`the rollout ${NS}/deleted was deleted while waiting`);
   });
 });
 

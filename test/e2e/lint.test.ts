@@ -1,7 +1,11 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { aliasBomb, deepNesting, hostileYaml } from "../support/hostile-yaml.ts";
 
 const root = join(import.meta.dirname, "../..");
 const fixtures = join(root, "test/fixtures/lint");
@@ -11,6 +15,7 @@ async function rollout(...args: string[]) {
   try {
     const { stdout, stderr } = await promisify(execFile)(join(root, "cli/bin/rollout.js"), args, {
       cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -73,5 +78,78 @@ describe("rollout lint", () => {
     const result = await rollout("--help");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ {2}lint <files...> +validate Rollout/m);
+  });
+});
+
+describe("rollout lint on hostile files: one line naming the file, exit 2, never a stack trace", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "stepwise-lint-"));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Writes `content` to a file called `name` in the test's directory and returns its path. */
+  async function file(name: string, content: string | Uint8Array): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, content);
+    return path;
+  }
+
+  it("alias bomb, 10,000 levels, empty, comments only, binary, 5 MB", async () => {
+    const random = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256);
+    const cases: [string, string | Uint8Array, RegExp][] = [
+      ["bomb.yaml", aliasBomb(10, 9), /^bomb\.yaml:3: \(yaml\): its aliases stand for more than 100 nodes/],
+      [
+        "deep.yaml",
+        deepNesting(10_000, "flow-seq"),
+        /^deep\.yaml:2: \(yaml\): nested more than 64 levels deep$/,
+      ],
+      [
+        "deep-block.yaml",
+        deepNesting(10_000, "compact-seq"),
+        /^deep-block\.yaml:3: \(yaml\): nested more than 64/,
+      ],
+      ["empty.yaml", "", /^empty\.yaml: is empty; expected a Rollout or SLOProfile$/],
+      [
+        "comments.yaml",
+        "# nothing yet\n---\n",
+        /^comments\.yaml: has no document, only comments; expected a Rollout/,
+      ],
+      ["random.bin", random, /^random\.bin:1: is not UTF-8 text \(a binary file\?\)$/],
+      ["nul.yaml", "kind: Rollout\nspec: \u0000\n", /^nul\.yaml:2: holds the control character 0x00/],
+      [
+        "big.yaml",
+        `kind: Rollout\nspec:\n${"  # padding padding padding\n".repeat(200_000)}`,
+        /^big\.yaml: is 5\.\d MiB; lint reads files of at most 2\.0 MiB/,
+      ],
+    ];
+    const paths = await Promise.all(cases.map(([name, content]) => file(name, content)));
+    const runs = await Promise.all(paths.map((path) => rollout("lint", path)));
+    runs.forEach((run, i) => {
+      const [name, , expected] = cases[i]!;
+      const shown = `${name}: exit ${run.code}\n${run.stderr}`;
+      expect(run.code, shown).toBe(2);
+      expect(run.stdout, shown).toBe("");
+      const lines = run.stderr.trimEnd().split("\n");
+      expect(lines, shown).toHaveLength(1);
+      expect(lines[0]!.slice(dir.length + 1), shown).toMatch(expected);
+    });
+  });
+
+  it("generated hostile files (fuzz): each file's lines name it, exit 0 or 2, no stack trace", async () => {
+    // a new seed each run, named in any failure so the files can be made again
+    const seed = Date.now() % 2 ** 31;
+    const samples = fc.sample(hostileYaml, { numRuns: 12, seed });
+    const paths = await Promise.all(samples.map((bytes, i) => file(`fuzz-${i}.yaml`, bytes)));
+    const run = await rollout("lint", ...paths);
+    const shown = `seed ${seed}: exit ${run.code}\n${run.stderr}`;
+    expect([0, 2], shown).toContain(run.code);
+    expect(run.stderr + run.stdout, shown).not.toMatch(/^\s+at |Error:|Maximum call stack/m);
+    for (const line of run.stderr.trimEnd().split("\n").filter(Boolean)) {
+      expect(line, shown).toMatch(new RegExp(`^${dir}/fuzz-\\d+\\.yaml(:\\d+)?: \\S`));
+    }
+    if (run.code === 0) expect(run.stdout).toMatch(/^\d+ documents? valid\n$/);
   });
 });

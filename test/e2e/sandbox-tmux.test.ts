@@ -40,7 +40,9 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-const weightBar = (screen: string) => screen.split("\n").find((line) => /^canary [█▒░]+ desired /.test(line));
+/** The weight bar's line: the canary's weights while it runs, the final split once it has ended. */
+const weightBar = (screen: string) =>
+  screen.split("\n").find((line) => /^canary [█▒░]+ desired /.test(line) || /^final {2}[█░]+ /.test(line));
 
 describe.skipIf(!HAS_TMUX)("npm run sandbox in an 80x24 terminal", () => {
   it("shows the TUI, the weight rises, it ends Succeeded, exits 0 and leaves no process or port", {
@@ -77,13 +79,22 @@ describe.skipIf(!HAS_TMUX)("npm run sandbox in an 80x24 terminal", () => {
       expect(overlongLines(await session.capture({ join: true }), 80)).toEqual([]);
       expect(weightBar(moving)).toMatch(/^canary █+[▒░]* desired [1-9]\d*%\s+applied [1-9]\d*%/);
 
+      // the demo's timed pause (5s) is worded as one, not as a manual gate that waits for a person
+      const pausing = await session.waitFor(/^» timed pause: \d+s left$/m, {
+        timeoutMs: 60_000,
+        what: "the timed pause's message",
+      });
+      expect(pausing).toMatch(/^▸\s+2 pause 5s/m);
+      expect(pausing).not.toMatch(/manual gate/);
+
       expect(await session.exitCode(200_000)).toBe(0);
       const history = await session.capture({ history: true });
       const frames = history.split("\n");
       const header = frames.findLastIndex((line) => line.startsWith("podinfo · demo · canary via istio · "));
       const frame = frames.slice(header).join("\n");
       expect(frame).toMatch(/^podinfo · demo · canary via istio · Succeeded · took /m);
-      expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
+      // the final split and the outcome, not the canary's "desired 0% applied 0% observed ?"
+      expect(weightBar(frame)).toMatch(/^final {2}█+ new version 100% · promoted$/);
       expect(frame).toMatch(/^route VirtualService demo\/podinfo: 100% primary, 0% canary$/m);
       expect(frame).toMatch(/^EXIT=0$/m);
       // Ink redrew one frame in place: the header is in the scrollback once

@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
 import { ROOT, statusOf } from "../support/cluster.ts";
@@ -23,8 +27,22 @@ function rolloutCommand(args: string): string {
 
 /** Lines of the screen holding `text`. */
 const linesWith = (screen: string, text: string) => screen.split("\n").filter((line) => line.includes(text));
-/** The weight bar's line. */
-const weightBar = (screen: string) => screen.split("\n").find((line) => /^canary [█▒░]+ desired /.test(line));
+/** The weight bar's line: the canary's weights while it runs, the final split once it has ended. */
+const weightBar = (screen: string) =>
+  screen.split("\n").find((line) => /^canary [█▒░]+ desired /.test(line) || /^final {2}[█░]+ /.test(line));
+
+/** Where the analysis panel's rule runs at 80 columns: after the 33-column step ladder and a blank. */
+const RULE_COLUMN = 34;
+
+/** The rows of the steps and analysis panels: from the "Steps" title down to the rows before the events. */
+function panelRows(screen: string): string[] {
+  const lines = screen.split("\n");
+  const top = lines.findIndex((line) => line.startsWith("Steps"));
+  const bottom = lines.findIndex(
+    (line, i) => i > top && (line.startsWith("Events") || line.startsWith("FAULT")),
+  );
+  return top < 0 || bottom < 0 ? [] : lines.slice(top, bottom);
+}
 
 /** The last frame Ink left on the terminal: from the last header line to the end. */
 function lastFrame(history: string, name: string): string {
@@ -40,7 +58,12 @@ function lastFrame(history: string, name: string): string {
  */
 async function expectFrameFits(session: TmuxSession, name: string): Promise<void> {
   const screen = await session.capture({ join: true });
-  expect(overlongLines(screen, 80), screen).toEqual([]);
+  // the closing line of a non-zero exit comes after the frame, as plain text that may wrap
+  const frame = screen
+    .split("\n")
+    .filter((line) => !line.startsWith("rollout: "))
+    .join("\n");
+  expect(overlongLines(frame, 80), screen).toEqual([]);
   expect(screen.split("\n").length).toBeLessThanOrEqual(24);
   const history = await session.capture({ history: true, join: true });
   expect(linesWith(history, `${name} · ${NS} · canary via istio`), history).toHaveLength(1);
@@ -75,6 +98,25 @@ function atGate(name: string, weight: number) {
     new RegExp(`desired ${weight}%\\s+applied ${weight}%`).test(weightBar(screen) ?? "");
 }
 
+/**
+ * Presses p: when a verdict is not Pass the TUI asks first, naming it, and y confirms; with Pass (or no
+ * verdict yet) it promotes at once. Which one depends on how far the analysis has got.
+ */
+async function promote(session: TmuxSession, name: string): Promise<void> {
+  await session.press("p");
+  const question = /^promote \S+ past .*\? y\/n$/m;
+  // either the question, or the rollout leaves the gate (promoted without one)
+  const next = await session.waitFor((text) => question.test(text) || !text.includes("» manual gate"), {
+    timeoutMs: 60_000,
+    what: "the promote question, or the rollout past the gate",
+  });
+  if (!question.test(next)) return;
+  expect(next).toMatch(
+    new RegExp(`^promote ${name} past fast-availability (NoData|Inconclusive|Fail|Error)\\? y/n$`, "m"),
+  );
+  await session.press("y");
+}
+
 describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", () => {
   it("start --wait: 20% at the first gate, p, 60% at the second, p, promoted and exit code 0", {
     timeout: 240_000,
@@ -92,9 +134,14 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(first).toMatch(/step 2\/4/);
       expect(weightBar(first)).toMatch(/^canary █+░+ desired 20%/);
       expect(first).not.toMatch(/^\d{4}-\d\d-\d\dT/m); // no plain progress lines
+      // steps and analysis are separate panels: a rule runs between them on every row
+      const rows = panelRows(first);
+      expect(rows.length, first).toBeGreaterThanOrEqual(5);
+      for (const row of rows) expect(row.charAt(RULE_COLUMN), `${row}\n${first}`).toBe("│");
+      expect(rows[0]!.slice(RULE_COLUMN)).toMatch(/^│ Analysis /);
       await expectFrameFits(session, "gated");
 
-      await session.press("p");
+      await promote(session, "gated");
       const second = await session.waitFor(atGate("gated", 60), {
         timeoutMs: 120_000,
         what: "the second manual gate at 60%",
@@ -108,15 +155,16 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(cells(second)).toBeGreaterThan(cells(first));
       await expectFrameFits(session, "gated");
 
-      await session.press("p");
+      await promote(session, "gated");
       expect(await session.exitCode(120_000)).toBe(0);
       const history = await session.capture({ history: true });
       const frame = lastFrame(history, "gated");
       expect(frame).toMatch(/^gated · shop · canary via istio · Succeeded · took /m);
       expect(frame).toMatch(/✓ promote requested/);
       expect(frame).toMatch(/^✓\s+= final check, promote/m);
-      // everything back on the primary, which now runs the new version
-      expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
+      // the new version has all the traffic (as the primary now): the bar says so and the outcome,
+      // not the canary's "desired 0% applied 0%"
+      expect(weightBar(frame)).toMatch(/^final {2}█+ new version 100% · promoted$/);
       expect(frame).toMatch(/^EXIT=0$/m);
       await expectFrameFits(session, "gated");
     });
@@ -147,7 +195,12 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       expect(frame).toMatch(/^doomed · shop · canary via istio · RolledBack · took /m);
       expect(frame).toMatch(/✓ abort requested/);
       expect(frame).toMatch(/^\d\d:\d\d:\d\d ! RolledBack: /m); // the rollback is a warning in the event log
-      expect(weightBar(frame)).toMatch(/desired 0%\s+applied 0%/);
+      expect(weightBar(frame)).toMatch(/^final {2}░+ new version 0% · rolled back$/);
+      // after the screen, one line: why it ended and what to run next
+      const joined = await session.capture({ history: true, join: true });
+      expect(joined).toMatch(
+        /^rollout: rolled back: aborted by user; details: rollout status doomed -n shop; to run this revision again: rollout retry doomed -n shop$/m,
+      );
       await expectFrameFits(session, "doomed");
     });
     const status = await statusOf(world.cluster.client, NS, "doomed");
@@ -181,5 +234,60 @@ describe.skipIf(!HAS_TMUX)("rollout TUI in an 80x24 terminal (tmux, CI unset)", 
       name: "steady",
     });
     expect(object.metadata.annotations?.[COMMAND_ANNOTATION]).toBeUndefined();
+  });
+
+  it("status --watch --timeout 2s: the screen ends, then one line says why, exit 3", {
+    timeout: 120_000,
+  }, async () => {
+    await inTerminal(async (session) => {
+      await session.type(rolloutCommand("status steady --watch --timeout 2s"));
+      expect(await session.exitCode(60_000)).toBe(3);
+      const joined = await session.capture({ history: true, join: true });
+      expect(lastFrame(joined, "steady")).toMatch(/^steady · shop · canary via istio · Idle/m);
+      expect(joined).toMatch(
+        /^rollout: timed out after 2s while Idle; the rollout goes on: rollout status steady -n shop --watch$/m,
+      );
+    });
+  });
+
+  it("watch against an API server slow to answer: the first frame says connecting… at once, then exit 5", {
+    timeout: 120_000,
+  }, async () => {
+    // accepts connections and answers none; hangs up after 8 s, as a dead load balancer might
+    const silent = createServer((socket) => setTimeout(() => socket.destroy(), 8_000));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const dir = await mkdtemp(join(tmpdir(), "stepwise-tui-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    await writeFile(
+      kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{name: slow, cluster: {server: 'http://127.0.0.1:${port}'}}]`,
+        "users: [{name: someone, user: {token: abc}}]",
+        "contexts: [{name: slow, context: {cluster: slow, user: someone, namespace: shop}}]",
+        "current-context: slow",
+        "",
+      ].join("\n"),
+    );
+    try {
+      await inTerminal(async (session) => {
+        await session.type(`node cli/bin/rollout.js watch steady --kubeconfig '${kubeconfig}'; echo EXIT=$?`);
+        // the screen is up before the watch has an answer (it never gets one)
+        const connecting = await session.waitFor(/^◌ connecting to the cluster…$/m, {
+          timeoutMs: 60_000,
+          what: "the connecting frame",
+        });
+        expect(connecting).toMatch(/^waiting for the rollout from the watch…$/m);
+        expect(await session.exitCode(60_000)).toBe(5);
+        const joined = await session.capture({ history: true, join: true });
+        expect(joined).toMatch(/^rollout: cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+/m);
+        expect(joined).not.toMatch(/^\s+at /m);
+      });
+    } finally {
+      silent.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -84,7 +84,7 @@ describe("step ladder rows", () => {
   });
 
   it("describe delays and timed pauses", () => {
-    expect(describeStep({ kind: "pause", durationMs: 90_000, reason: "manual gate" })).toBe("pause 1m30s");
+    expect(describeStep({ kind: "pause", durationMs: 90_000, reason: "timed pause" })).toBe("pause 1m30s");
     expect(
       describeStep({
         kind: "chaos",

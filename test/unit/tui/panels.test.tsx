@@ -45,7 +45,7 @@ describe("Header", () => {
         stableRevision="1a2b3c4d5e"
         position="step 2/6"
         metricsSource="built-in provider"
-        message="analysing"
+        message={["analysing"]}
         width={80}
       />,
     );
@@ -65,7 +65,7 @@ describe("Header", () => {
         provider="gateway"
         phase="Paused"
         elapsed="elapsed 1h2m3s"
-        message={"x".repeat(200)}
+        message={["x".repeat(200)]}
         width={40}
       />,
     );

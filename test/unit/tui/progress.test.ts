@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { followPlain, formatJsonLine, formatProgressLine } from "../../../cli/progress.ts";
+import { closingLine, followPlain, formatJsonLine, formatProgressLine } from "../../../cli/progress.ts";
 import { RolloutStore } from "../../../cli/tui/store.ts";
 import type { Rollout } from "../../../src/api/rollout.ts";
 import { canaryMidway, chaosActive, pausedGate, rolledBack, T0 } from "../../fixtures/tui/rollouts.ts";
@@ -126,5 +126,92 @@ describe("followPlain", () => {
       "the rollout no longer exists",
     ]);
     expect(JSON.parse(lines[1]!).warning).toBe(true);
+  });
+});
+
+describe("followPlain with shows", () => {
+  it("leaves out the events of a status that is not the followed revision", () => {
+    const store = new RolloutStore({ clock: () => T0 });
+    const { out, lines } = collect();
+    followPlain(store, out, { shows: (rollout) => rollout.status?.revision === "7c9f3e1a2b" });
+    // the previous release's outcome, still in the status when `start` set the new image
+    store.update({
+      ...pausedGate,
+      status: { ...pausedGate.status, phase: "Succeeded", revision: "1a2b3c4d5e" },
+    });
+    expect(lines).toEqual([]);
+    store.update(canaryMidway);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ Progressing step 2\/6 /);
+  });
+});
+
+describe("closingLine", () => {
+  const wait = { namespace: "shop", name: "checkout", revision: "7c9f3e1a2b", timeoutMs: 1_800_000 };
+  const live = (rollout: Rollout) => ({ rollout, connection: "live" as const });
+
+  it("exit 0 has none", () => {
+    expect(closingLine(0, live(canaryMidway), true, wait)).toBeUndefined();
+  });
+
+  it("timed out: where it was, and that the rollout goes on", () => {
+    expect(closingLine(3, live(canaryMidway), true, wait)).toBe(
+      "timed out after 30m at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
+    );
+  });
+
+  it("timed out at a manual gate, or before the controller took the revision up", () => {
+    expect(closingLine(3, live(pausedGate), true, wait)).toBe(
+      "timed out after 30m at step 6/6 (weight 50%); paused at a manual gate: rollout promote checkout -n shop to continue, rollout abort checkout -n shop to roll back",
+    );
+    expect(closingLine(3, live(pausedGate), false, wait)).toBe(
+      "timed out after 30m before the controller took up revision 7c9f3e1a2b; is it running? Follow it with rollout status checkout -n shop --watch",
+    );
+  });
+
+  it("paused (exit 4): at a gate, by a person, or held by an analysis", () => {
+    expect(closingLine(4, live(pausedGate), true, wait)).toBe(
+      "paused at a manual gate: rollout promote checkout -n shop to continue, rollout abort checkout -n shop to roll back",
+    );
+    const byUser = { ...pausedGate, status: { ...pausedGate.status, pauseReason: "paused by user" } };
+    expect(closingLine(4, live(byUser), true, wait)).toBe(
+      "paused by a person: rollout resume checkout -n shop to continue, rollout abort checkout -n shop to roll back",
+    );
+    const held = {
+      ...pausedGate,
+      status: {
+        ...pausedGate.status,
+        pauseReason: "analysis did not pass by the step deadline (http-latency)",
+      },
+    };
+    expect(closingLine(4, live(held), true, wait)).toMatch(
+      /^paused \(analysis did not pass by the step deadline \(http-latency\)\): rollout promote checkout/,
+    );
+  });
+
+  it("rolled back, failed, deleted (exit 1)", () => {
+    expect(closingLine(1, live(rolledBack), true, wait)).toBe(
+      "rolled back: analysis failed: http-availability (e-value 41.2 > 40); details: rollout status checkout -n shop; to run this revision again: rollout retry checkout -n shop",
+    );
+    const failed = {
+      ...rolledBack,
+      status: { ...rolledBack.status, phase: "Failed" as const, message: "the target is gone" },
+    };
+    expect(closingLine(1, live(failed), true, wait)).toMatch(/^failed: the target is gone; details: /);
+    expect(closingLine(1, { rollout: canaryMidway, connection: "gone" }, true, wait)).toBe(
+      "the rollout shop/checkout was deleted while waiting",
+    );
+  });
+
+  it("stopped with Ctrl-C (130)", () => {
+    expect(closingLine(130, live(canaryMidway), true, wait)).toBe(
+      "stopped with Ctrl-C at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
+    );
+  });
+
+  it("left the screen before the outcome", () => {
+    expect(closingLine(3, live(canaryMidway), true, { ...wait, left: true })).toBe(
+      "left before the rollout ended at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
+    );
   });
 });
