@@ -1,5 +1,5 @@
 import type { Command } from "../api/commands.ts";
-import type { Phase } from "../api/rollout.ts";
+import { PHASES, type Phase } from "../api/rollout.ts";
 
 /**
  * The rollout state machine as two tables: which manual command a phase accepts, and which phase each
@@ -26,18 +26,7 @@ export function commandAllowed(type: Command["type"], phase: Phase): boolean {
 /** "(new)" stands for a Rollout the controller has not written a phase to yet. */
 export type FromPhase = Phase | "(new)";
 
-const ANY_PHASE: readonly FromPhase[] = [
-  "(new)",
-  "Idle",
-  "Initializing",
-  "Progressing",
-  "Paused",
-  "Promoting",
-  "Succeeded",
-  "RollingBack",
-  "RolledBack",
-  "Failed",
-];
+const ANY_PHASE: readonly FromPhase[] = ["(new)", ...PHASES];
 const ACTIVE: readonly FromPhase[] = ["Progressing", "Paused"];
 const TERMINAL: readonly FromPhase[] = ["Succeeded", "RolledBack", "Failed"];
 

@@ -60,6 +60,12 @@ async function targetRevision(name: string): Promise<string> {
   return revisionOf(target.spec.template);
 }
 
+/** The rollout's terminal status: whichever of Succeeded, RolledBack or Failed comes first. */
+function endOf(name: string) {
+  const ended = (s: { phase?: string }) => ["Succeeded", "RolledBack", "Failed"].includes(s.phase ?? "");
+  return waitForStatus(cluster.client, NS, name, ended, "an end", 90_000);
+}
+
 async function newRollout(name: string, steps: unknown[], spec: Record<string, unknown> = {}) {
   metrics.set(NS, name, 2_000, 0.001);
   metrics.set(NS, `${name}-primary`, 8_000, 0.001);
@@ -101,14 +107,7 @@ describe("controller races", { timeout: 180_000 }, () => {
     await setImage(cluster.client, NS, name, `${name}:2`);
     await waitForStatus(cluster.client, NS, name, (s) => s.phase === "Promoting", "Promoting", 60_000);
     await setImage(cluster.client, NS, name, `${name}:1`);
-    const end = await waitForStatus(
-      cluster.client,
-      NS,
-      name,
-      (s) => s.phase === "RolledBack" || s.phase === "Succeeded" || s.phase === "Failed",
-      "an end",
-      60_000,
-    );
+    const end = await endOf(name);
     expect(end.phase).toBe("RolledBack");
     expect(end.stableRevision).toBe(idle.stableRevision);
     const primary = await cluster.client.get<
@@ -280,14 +279,7 @@ describe("controller races", { timeout: 180_000 }, () => {
         analysis: { interval: "1s", metrics: "istio", profiles: [{ name: "fast-availability" }] },
       });
       await setImage(cluster.client, NS, name, `${name}:2`);
-      const done = await waitForStatus(
-        cluster.client,
-        NS,
-        name,
-        (s) => s.phase === "Succeeded" || s.phase === "RolledBack" || s.phase === "Failed",
-        "an end",
-        90_000,
-      );
+      const done = await endOf(name);
       expect(done.phase).toBe("Succeeded");
       const shares = history.map((route) => {
         const refs = (route.spec as { rules: { backendRefs: { name: string; weight?: number }[] }[] })
@@ -331,14 +323,7 @@ describe("controller races", { timeout: 180_000 }, () => {
       traffic: { provider: "istio", routeRef: { kind: "VirtualService", name }, routes: ["primary"] },
     });
     await setImage(cluster.client, NS, name, `${name}:2`);
-    const done = await waitForStatus(
-      cluster.client,
-      NS,
-      name,
-      (s) => s.phase === "Succeeded" || s.phase === "RolledBack" || s.phase === "Failed",
-      "an end",
-      90_000,
-    );
+    const done = await endOf(name);
     expect(done.phase).toBe("Succeeded");
     const versions = routeHistory.get(name)!.slice(start);
     const weightOf = (vs: KubeObject, host: string) =>
