@@ -11,7 +11,9 @@
  * - the Rollout's analysis.interval is 2s (set where the example leaves the 15s default);
  * - every duration the rollout waits out (pause, chaos, abTest.duration, scaleDownDelay) is capped at 90s;
  * - every deadline (an analysis step's duration, blueGreen.analysisDuration) is capped at 2m;
- * - every SLO profile's warm-up (the built-in ones and the example's own) is capped at 5s.
+ * - every SLO profile's warm-up (the built-in ones and the example's own) is capped at 5s;
+ * - every SLO profile's baseline floor is at least half its tolerance (the built-in one, a tenth, would
+ *   make a 2.5% step wait for over an hour at this traffic; the gate's statistics are tested elsewhere).
  * Tolerances, sample sizes, steps, weights and everything else are as written. With them a profile with a
  * 1% tolerance needs about 1,100 clean canary requests before it passes a gate, whatever the durations:
  * at 200 requests a second (RPS) linkerd-smi's 2.5% step alone takes about 4 minutes. So the examples that

@@ -18,7 +18,7 @@ import { stringify } from "yaml";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
 import { formatDuration, parseDuration } from "../../src/api/duration.ts";
 import { metricsDialect, parseRollout, type Rollout } from "../../src/api/rollout.ts";
-import { parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
+import { BASELINE_DEFAULTS, parseSLOProfile, type SLOProfile } from "../../src/api/slo-profile.ts";
 import { ProfileAnalysis } from "../../src/controller/analysis.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { KubeClient, type KubeObject } from "../../src/kube/client.ts";
@@ -87,12 +87,33 @@ export function speedUp(rollout: KubeObject): KubeObject {
   return copy;
 }
 
-/** The one change made to every profile (built-in or the example's own): the warm-up capped at WARMUP_CAP_MS. */
+/** The baseline floor every profile gets at least, as a share of its tolerance. */
+export const FLOOR_SHARE_OF_TOLERANCE = 0.5;
+
+/**
+ * The change made to every profile (built-in or the example's own): the warm-up capped at WARMUP_CAP_MS,
+ * and the floor under which a canary passes whatever its baseline does raised to at least half the
+ * tolerance. The built-in floor (a tenth of the tolerance) makes a clean canary wait for about 5,000
+ * requests, which a 2.5% step at test traffic takes over an hour to see; at half the tolerance it is about
+ * 1,000, as before issue 16. This test is about each example's wiring, not the gate's statistics (those
+ * have tests and a bench of their own).
+ */
 export function speedUpProfile(profile: SLOProfile): SLOProfile {
   const gate = profile.spec.gate;
+  const floor = Math.max(
+    gate.baseline.minBadRate ?? gate.tolerance * BASELINE_DEFAULTS.minBadRateShareOfTolerance,
+    gate.tolerance * FLOOR_SHARE_OF_TOLERANCE,
+  );
   return {
     ...profile,
-    spec: { ...profile.spec, gate: { ...gate, warmup: Math.min(gate.warmup, WARMUP_CAP_MS) } },
+    spec: {
+      ...profile.spec,
+      gate: {
+        ...gate,
+        warmup: Math.min(gate.warmup, WARMUP_CAP_MS),
+        baseline: { ...gate.baseline, minBadRate: floor },
+      },
+    },
   };
 }
 
