@@ -191,7 +191,7 @@ describe.skipIf(!HAS_TMUX)("npm run sandbox in an 80x24 terminal", () => {
       const frame = frames.slice(header).join("\n");
       expect(frame).toMatch(/^podinfo · demo · canary via istio · RolledBack · /m);
       // the gate's verdict: the canary without a fallback failed it, at the chaos step
-      expect(frame).toMatch(/^✗ +4 chaos payments: 503 50% 60s/m);
+      expect(frame).toMatch(/^✗ +4 chaos payments: 503 50% 1m/m);
       expect(frame).toMatch(/demo-http-availability Fail/);
       // the fault is gone with the rollback
       expect(frame).not.toMatch(/^FAULT /m);
