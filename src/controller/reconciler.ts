@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { readCommand } from "../api/commands.ts";
 import { parseRollout, type Rollout, type RolloutStatus } from "../api/rollout.ts";
-import { CONDITION, conditionOf, withCondition } from "../engine/conditions.ts";
+import { CONDITION, type ConditionType, conditionOf, withHold } from "../engine/conditions.ts";
 import { decide, WEIGHT_NOT_EXPRESSIBLE, withRouteBlocked } from "../engine/decide.ts";
 import { observedShare } from "../engine/observed-share.ts";
 import { scheduleOpen } from "../engine/schedule.ts";
@@ -156,21 +156,8 @@ export class Reconciler {
   ): Promise<number> {
     const message = `invalid spec: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`;
     const stored = (raw.status ?? {}) as RolloutStatus;
-    const now = this.now();
-    const status: RolloutStatus = {
-      ...stored,
-      message,
-      conditions: withCondition(
-        withCondition(stored.conditions, CONDITION.SpecValid, false, "InvalidSpec", message, now),
-        CONDITION.Ready,
-        false,
-        "InvalidSpec",
-        message,
-        now,
-      ),
-    };
-    if (conditionOf(stored, CONDITION.SpecValid)?.message !== message)
-      await this.deps.events.record(raw, "InvalidSpec", message, true).catch(() => {});
+    await this.warnOnce(raw, CONDITION.SpecValid, "InvalidSpec", message);
+    const status = withHold(stored, CONDITION.SpecValid, "InvalidSpec", message, this.now());
     return (await this.writeStatus(key, raw, status)) ?? IDLE_RESYNC_MS;
   }
 
@@ -181,9 +168,19 @@ export class Reconciler {
     message: string,
     now: Date,
   ): Promise<RolloutStatus> {
-    if (conditionOf(raw.status as RolloutStatus, CONDITION.RouteReady)?.message !== message)
-      await this.deps.events.record(raw, WEIGHT_NOT_EXPRESSIBLE, message, true).catch(() => {});
+    await this.warnOnce(raw, CONDITION.RouteReady, WEIGHT_NOT_EXPRESSIBLE, message);
     return withRouteBlocked(status, message, now);
+  }
+
+  /** A Warning Event for a hold, unless the stored condition already says the same. */
+  private async warnOnce(
+    raw: KubeObject,
+    type: ConditionType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    if (conditionOf(raw.status as RolloutStatus, type)?.message === message) return;
+    await this.deps.events.record(raw, reason, message, true).catch(() => {});
   }
 
   private async sweepFaults(raw: KubeObject, router: TrafficRouter, now: Date, log: Logger): Promise<void> {

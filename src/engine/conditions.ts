@@ -57,3 +57,26 @@ export function conditionOf(status: RolloutStatus | undefined, type: ConditionTy
 export function isFalse(status: RolloutStatus | undefined, type: ConditionType): boolean {
   return conditionOf(status, type)?.status === "False";
 }
+
+/**
+ * A hold: `type` and Ready turn False for one reason, and the status message says why (by default the
+ * condition's message). Nothing else in the status changes.
+ */
+export function withHold(
+  status: RolloutStatus,
+  type: ConditionType,
+  reason: string,
+  message: string,
+  now: Date,
+  statusMessage = message,
+): RolloutStatus {
+  const conditions = withCondition(
+    withCondition(status.conditions, type, false, reason, message, now),
+    CONDITION.Ready,
+    false,
+    reason,
+    message,
+    now,
+  );
+  return { ...status, message: statusMessage, conditions };
+}

@@ -1,6 +1,6 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
 import { withinOneUnit } from "../routers/weights.ts";
-import { CONDITION, isFalse, withCondition } from "./conditions.ts";
+import { CONDITION, isFalse, withCondition, withHold } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
 import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";
 import type { Command, Decision, Effect, GatingWebhook, Observations, ProfileVerdict } from "./types.ts";
@@ -28,16 +28,7 @@ export const WEIGHT_NOT_EXPRESSIBLE = "WeightNotExpressible";
  * progress deadline, and lets RouteReady turn True again once a weight is applied.
  */
 export function withRouteBlocked(status: RolloutStatus, message: string, now: Date): RolloutStatus {
-  let conditions = withCondition(
-    status.conditions,
-    CONDITION.RouteReady,
-    false,
-    WEIGHT_NOT_EXPRESSIBLE,
-    message,
-    now,
-  );
-  conditions = withCondition(conditions, CONDITION.Ready, false, WEIGHT_NOT_EXPRESSIBLE, message, now);
-  return { ...status, message: `holding: ${message}`, conditions };
+  return withHold(status, CONDITION.RouteReady, WEIGHT_NOT_EXPRESSIBLE, message, now, `holding: ${message}`);
 }
 
 export function isTerminal(phase: Phase | undefined): boolean {
