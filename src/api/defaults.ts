@@ -5,6 +5,10 @@
 export const ROLLOUT_DEFAULTS = {
   targetApiVersion: "apps/v1",
   istioMode: "host",
+  istioSubsets: { stable: "primary", canary: "canary" },
+  stableServiceSuffix: "-primary",
+  canaryServiceSuffix: "-canary",
+  faultServiceSuffix: "-fault",
   gatewayRouteKind: "HTTPRoute",
   analysisInterval: "15s",
   profiles: [{ name: "http-availability" }],

@@ -220,6 +220,18 @@ const Traffic = z.strictObject({
       "The named http route (Istio) or rule (Gateway API) in the routeRef object to manage; by default the one whose destinations are the stable and canary Services. A route that also sends traffic to the user's own backends is managed only when named here.",
     )
     .optional(),
+  stableService: DnsLabel.describe(
+    "The Service that selects the stable pods; by default <rollout>-primary. An existing Service of that name is adopted: its selector points at the stable pods while the Rollout exists, and is restored when it goes.",
+  ).optional(),
+  canaryService: DnsLabel.describe(
+    "The Service that selects the canary pods; by default <rollout>-canary. Adopted like stableService.",
+  ).optional(),
+  subsets: z
+    .strictObject({ stable: DnsLabel, canary: DnsLabel })
+    .describe(
+      "Istio subset mode: the DestinationRule subset names of the stable and canary pods; by default primary and canary.",
+    )
+    .optional(),
   istio: z.strictObject({ mode: z.enum(["host", "subset"]).prefault(D.istioMode) }).optional(),
 });
 
@@ -291,6 +303,28 @@ function checkProviderFits(spec: z.output<typeof RolloutSpecFields>, ctx: z.Refi
   }
   if (istio && provider !== "istio") {
     ctx.addIssue({ code: "custom", path: ["traffic", "istio"], message: `is only used with provider istio` });
+  }
+  const { subsets } = spec.traffic;
+  if (subsets && (provider !== "istio" || istio?.mode !== "subset")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["traffic", "subsets"],
+      message: "is only used with provider istio in subset mode (traffic.istio.mode: subset)",
+    });
+  }
+  if (subsets && subsets.stable === subsets.canary) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["traffic", "subsets", "canary"],
+      message: "must differ from subsets.stable",
+    });
+  }
+  if (spec.traffic.stableService !== undefined && spec.traffic.stableService === spec.traffic.canaryService) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["traffic", "canaryService"],
+      message: "must differ from traffic.stableService: the split needs one Service for each version",
+    });
   }
   if (spec.strategy.blueGreen?.previewAnalysis && !MIRRORING_PROVIDERS.includes(provider)) {
     ctx.addIssue({
@@ -428,6 +462,32 @@ export type Rollout = z.output<typeof Rollout>;
 export type RolloutSpec = z.output<typeof RolloutSpec>;
 export type RolloutStatus = z.output<typeof RolloutStatus>;
 export type Step = z.output<typeof Step>;
+
+/**
+ * The Services a rollout's traffic is addressed by: the apex `<name>` that callers use, the stable and
+ * canary Services (as spec.traffic names them, else `<name>-primary` / `<name>-canary`), and the error
+ * backend `<name>-fault`.
+ */
+export function serviceNames(rollout: Pick<Rollout, "metadata" | "spec">): {
+  apex: string;
+  stable: string;
+  canary: string;
+  fault: string;
+} {
+  const name = rollout.metadata.name;
+  const { stableService, canaryService } = rollout.spec.traffic;
+  return {
+    apex: name,
+    stable: stableService ?? `${name}${D.stableServiceSuffix}`,
+    canary: canaryService ?? `${name}${D.canaryServiceSuffix}`,
+    fault: `${name}${D.faultServiceSuffix}`,
+  };
+}
+
+/** The Istio subset names of the stable and canary pods. */
+export function subsetNames(spec: RolloutSpec): { stable: string; canary: string } {
+  return spec.traffic.subsets ?? { ...D.istioSubsets };
+}
 
 /** The metric dialect a rollout's analysis reads: as set, or the traffic provider's mesh. */
 export function metricsDialect(spec: RolloutSpec): MetricProvider {

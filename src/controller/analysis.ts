@@ -2,7 +2,7 @@ import { indicatorQueries, loadBuiltInProfiles, ProfileError } from "../analysis
 import { shortAnalysisSteps, timeToPass, tooShortMessage } from "../analysis/step-time.ts";
 import { alphaShares, errorVerdict, evaluate, judgedWindows, type Verdict } from "../analysis/verdict.ts";
 import { API_VERSION } from "../api/common.ts";
-import { metricsDialect, parseRollout, type Rollout } from "../api/rollout.ts";
+import { metricsDialect, parseRollout, type Rollout, serviceNames } from "../api/rollout.ts";
 import { parseSLOProfile, type SLOProfile } from "../api/slo-profile.ts";
 import { planSteps, weightAt } from "../engine/plan.ts";
 import type { ProfileVerdict } from "../engine/types.ts";
@@ -14,7 +14,7 @@ import {
   startPopulation,
 } from "../metrics/collect.ts";
 import { type MetricsProvider, ProviderError } from "../metrics/types.ts";
-import { CANARY_SUFFIX, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
+import { PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import type { AnalysisSource } from "./reconciler.ts";
 
 /**
@@ -115,8 +115,8 @@ export class ProfileAnalysis implements AnalysisSource {
 
   async evaluate(rollout: Rollout, window: { since: Date; now: Date }): Promise<ProfileVerdict[]> {
     const namespace = rollout.metadata.namespace ?? "default";
-    const name = rollout.metadata.name;
-    const rolloutKey = `${namespace}/${name}`;
+    const rolloutKey = `${namespace}/${rollout.metadata.name}`;
+    const services = serviceNames(rollout);
     const stepKey = `${rollout.status?.revision}/${window.since.toISOString()}`;
     let counters = this.steps.get(rolloutKey);
     if (counters?.step !== stepKey) {
@@ -165,12 +165,8 @@ export class ProfileAnalysis implements AnalysisSource {
             profile,
             dialect,
             {
-              canary: { namespace, workload: target, service: `${name}${CANARY_SUFFIX}` },
-              baseline: {
-                namespace,
-                workload: `${target}${PRIMARY_SUFFIX}`,
-                service: `${name}${PRIMARY_SUFFIX}`,
-              },
+              canary: { namespace, workload: target, service: services.canary },
+              baseline: { namespace, workload: `${target}${PRIMARY_SUFFIX}`, service: services.stable },
             },
             ref.args,
           );

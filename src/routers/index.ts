@@ -2,9 +2,8 @@
  * createRouter: the traffic router for a Rollout, chosen by spec.traffic.provider (and, for the Gateway
  * API, by routeRef.kind: HTTPRoute or GRPCRoute).
  */
-import type { Rollout } from "../api/rollout.ts";
+import { type Rollout, serviceNames, subsetNames } from "../api/rollout.ts";
 import type { KubeClient, OwnerReference } from "../kube/client.ts";
-import { CANARY_SUFFIX, FAULT_SUFFIX, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import { CONSUL_CAPABILITIES, CONSUL_GROUP, CONSUL_VERSIONS, ConsulModel } from "./consul.ts";
 import { GATEWAY_GROUP, GATEWAY_VERSIONS, type GatewayKind, GatewayModel } from "./gateway.ts";
 import type { IstioContext } from "./istio.ts";
@@ -27,23 +26,21 @@ export interface RouterOptions {
   routeName?: string;
   /** Istio subset mode: labels of the stable and canary pods (for the DestinationRule subsets). */
   subsetLabels?: { stable: Record<string, string>; canary: Record<string, string> };
-  /** Istio subset names (default primary and canary). */
-  subsets?: { stable: string; canary: string };
   /** Gateway API: parentRefs of a route the controller creates (default: the apex Service, GAMMA). */
   parentRefs?: Record<string, unknown>[];
 }
 
-/** The names a rollout's traffic is addressed by: apex `<name>`, `<name>-primary`, `<name>-canary`, `<name>-fault`. */
+/** The names a rollout's traffic is addressed by (serviceNames), and the route it manages. */
 export function routerContext(rollout: Rollout, options: RouterOptions = {}): RouterContext {
-  const name = rollout.metadata.name;
+  const names = serviceNames(rollout);
   const ctx: RouterContext = {
-    rollout: name,
+    rollout: rollout.metadata.name,
     namespace: rollout.metadata.namespace ?? "default",
-    service: name,
+    service: names.apex,
     port: rollout.spec.service.port,
-    stableService: `${name}${PRIMARY_SUFFIX}`,
-    canaryService: `${name}${CANARY_SUFFIX}`,
-    faultService: `${name}${FAULT_SUFFIX}`,
+    stableService: names.stable,
+    canaryService: names.canary,
+    faultService: names.fault,
   };
   if (options.owner) ctx.owner = options.owner;
   if (rollout.spec.traffic.routeRef) ctx.routeRef = { ...rollout.spec.traffic.routeRef };
@@ -65,7 +62,7 @@ export function createRouter(
       const istio: IstioContext = {
         ...ctx,
         mode: traffic.istio?.mode ?? "host",
-        subsets: options.subsets ?? { stable: "primary", canary: "canary" },
+        subsets: subsetNames(rollout.spec),
       };
       return new IstioRouter(
         client,

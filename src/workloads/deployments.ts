@@ -24,9 +24,6 @@ export interface Deployment extends KubeObject {
 export const REVISION_ANNOTATION = "stepwise.dev/revision";
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "stepwise" };
 export const PRIMARY_SUFFIX = "-primary";
-export const CANARY_SUFFIX = "-canary";
-/** The error backend of abort faults where the traffic API has no fault filter. */
-export const FAULT_SUFFIX = "-fault";
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;

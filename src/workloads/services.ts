@@ -1,14 +1,7 @@
-import type { Rollout } from "../api/rollout.ts";
+import { type Rollout, serviceNames } from "../api/rollout.ts";
 import { FAULT_SERVER_LABELS, FAULT_SERVER_PORT } from "../faults/deployment.ts";
 import type { KubeObject, OwnerReference } from "../kube/client.ts";
-import {
-  CANARY_SUFFIX,
-  type Deployment,
-  FAULT_SUFFIX,
-  MANAGED_BY,
-  PRIMARY_SUFFIX,
-  primarySelector,
-} from "./deployments.ts";
+import { type Deployment, MANAGED_BY, primarySelector } from "./deployments.ts";
 
 export interface Service extends KubeObject {
   spec: {
@@ -56,12 +49,13 @@ export function servicesFor(
     },
     spec: { selector, ports: [{ name: portName ?? "http", port, targetPort: podPort }] },
   });
+  const names = serviceNames(rollout);
   return {
-    apex: make(name, primarySelector(target)),
-    primary: make(`${name}${PRIMARY_SUFFIX}`, primarySelector(target)),
-    canary: make(`${name}${CANARY_SUFFIX}`, { ...target.spec.selector.matchLabels }),
+    apex: make(names.apex, primarySelector(target)),
+    primary: make(names.stable, primarySelector(target)),
+    canary: make(names.canary, { ...target.spec.selector.matchLabels }),
     ...(abortsToFaultBackend(rollout)
-      ? { fault: make(`${name}${FAULT_SUFFIX}`, { ...FAULT_SERVER_LABELS }, FAULT_SERVER_PORT) }
+      ? { fault: make(names.fault, { ...FAULT_SERVER_LABELS }, FAULT_SERVER_PORT) }
       : {}),
   };
 }

@@ -293,6 +293,31 @@ const invalid: [string, (doc: Any) => void, string, string][] = [
     "must be an http://",
   ],
   [
+    "the same Service for stable and canary",
+    (d) => Object.assign(d.spec.traffic, { stableService: "podinfo", canaryService: "podinfo" }),
+    "spec.traffic.canaryService",
+    "must differ from traffic.stableService",
+  ],
+  [
+    "a Service name that is not a DNS label",
+    (d) => (d.spec.traffic.stableService = "Podinfo.Stable"),
+    "spec.traffic.stableService",
+    "must be lower-case letters",
+  ],
+  [
+    "subsets outside Istio subset mode",
+    (d) => (d.spec.traffic.subsets = { stable: "v1", canary: "v2" }),
+    "spec.traffic.subsets",
+    "only used with provider istio in subset mode",
+  ],
+  [
+    "one subset for both versions",
+    (d) =>
+      Object.assign(d.spec.traffic, { istio: { mode: "subset" }, subsets: { stable: "v1", canary: "v1" } }),
+    "spec.traffic.subsets.canary",
+    "must differ from subsets.stable",
+  ],
+  [
     "status with unknown phase",
     (d) => ((d as Any).status = { phase: "Done" }),
     "status.phase",
