@@ -6,7 +6,7 @@ import { Informer } from "../kube/informer.ts";
 import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
-import type { TrafficRouter } from "../routers/types.ts";
+import type { TrafficRouter } from "../routers/index.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
 import { type Deployment, PRIMARY_SUFFIX } from "../workloads/deployments.ts";

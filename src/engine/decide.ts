@@ -1,5 +1,5 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
-import { withinOneUnit } from "../routers/weights.ts";
+import { withinOneUnit } from "../routers/index.ts";
 import { CONDITION, isFalse, withCondition, withHold } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
 import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";

@@ -10,7 +10,13 @@ import { activeFault, type Change, drift, objectInfo, type RouteModel } from "./
 import { asArray, PatchBuilder } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
 import { planSplit, readSplit, type SplitSite, weightState } from "./split.ts";
-import type { Fault, RequestMatch, RouterCapabilities, RouterContext, TrafficState } from "./types.ts";
+import type {
+  Fault,
+  RequestMatch,
+  RouterCapabilities,
+  RouterContext,
+  TrafficState,
+} from "./traffic-router.ts";
 
 export abstract class BackendFaultModel implements RouteModel {
   abstract readonly api: string;

@@ -1,23 +1,44 @@
 /**
  * createRouter: the traffic router for a Rollout, chosen by spec.traffic.provider (and, for the Gateway
- * API, by routeRef.kind: HTTPRoute or GRPCRoute).
+ * API, by routeRef.kind: HTTPRoute or GRPCRoute). The only import surface of src/routers for the rest of
+ * the code.
+ *
+ * Layout: traffic-router.ts is the contract; object-router.ts the I/O every provider shares (read,
+ * decide, write once, read back); roles.ts the one classifier of a destination (stable / canary / fault /
+ * foreign); split.ts and weights.ts the weighted-list arithmetic; one folder per provider holds its pure
+ * model (istio/, gateway/, smi/, consul/) and, for Istio, its extra I/O.
  */
 import { type Rollout, serviceNames, subsetNames } from "../api/rollout.ts";
 import type { KubeClient, OwnerReference } from "../kube/client.ts";
-import { CONSUL_CAPABILITIES, CONSUL_GROUP, CONSUL_VERSIONS, ConsulModel } from "./consul.ts";
-import { GATEWAY_GROUP, GATEWAY_VERSIONS, type GatewayKind, GatewayModel } from "./gateway.ts";
-import type { IstioContext } from "./istio.ts";
-import { IstioRouter } from "./istio-router.ts";
-import { ObjectRouter, resolveApiVersion } from "./router.ts";
-import { SMI_GROUP, SMI_VERSIONS, SmiModel } from "./smi.ts";
-import type { RouterContext, TrafficRouter } from "./types.ts";
+import {
+  CONSUL_CAPABILITIES,
+  CONSUL_GROUP,
+  CONSUL_VERSIONS,
+  ConsulModel,
+} from "./consul/service-splitter.ts";
+import { GATEWAY_GROUP, GATEWAY_VERSIONS, type GatewayKind, GatewayModel } from "./gateway/route.ts";
+import { IstioRouter } from "./istio/router.ts";
+import type { IstioContext } from "./istio/virtual-service.ts";
+import { ObjectRouter, resolveApiVersion } from "./object-router.ts";
+import { SMI_GROUP, SMI_VERSIONS, SmiModel } from "./smi/traffic-split.ts";
+import type { RouterContext, TrafficRouter } from "./traffic-router.ts";
 import { SMI_INT_WEIGHTS } from "./weights.ts";
 
 export * from "./errors.ts";
-export type * from "./types.ts";
-export { MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL } from "./types.ts";
-/** The weight contract's tolerance (types.ts): what the engine accepts as applied. */
-export { withinOneUnit } from "./weights.ts";
+// What the sandbox mesh reads route objects with, so that it reads them as the routers write them.
+export { escapeRegex, GRPC_STATUS_NAMES } from "./match.ts";
+export { describeObject } from "./model.ts";
+export { asArray, asRecord } from "./patch.ts";
+export type * from "./traffic-router.ts";
+export {
+  FAULT_GRPC_STATUS_HEADER,
+  FAULT_STATUS_HEADER,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  ROLLOUT_LABEL,
+} from "./traffic-router.ts";
+/** The weight contract's tolerance (traffic-router.ts): what the engine accepts as applied. */
+export { parseQuantity, withinOneUnit } from "./weights.ts";
 
 export interface RouterOptions {
   /** Owner of the objects the controller creates (the Rollout), so they go when it goes. */

@@ -1,6 +1,11 @@
 /** A/B request matches and faults in the shapes each traffic API writes them. */
 import { formatDuration } from "../api/duration.ts";
-import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER, type Fault, type RequestMatch } from "./types.ts";
+import {
+  FAULT_GRPC_STATUS_HEADER,
+  FAULT_STATUS_HEADER,
+  type Fault,
+  type RequestMatch,
+} from "./traffic-router.ts";
 
 /**
  * A cookie regex is matched against the whole Cookie header, which holds every cookie of the request;

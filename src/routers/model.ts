@@ -1,11 +1,12 @@
 /**
  * The pure half of an adapter: given the route object as read, compute the JSON patch for one change, and
- * read the traffic state back out of an object. No I/O here; the I/O half (router.ts) reads, writes once
+ * read the traffic state back out of an object. No I/O here; the I/O half (object-router.ts) reads, writes once
  * and reads back.
  */
 import type { KubeObject } from "../kube/client.ts";
 import type { PatchBuilder } from "./patch.ts";
 import type { TrafficRecord } from "./record.ts";
+import type { RoleNames } from "./roles.ts";
 import {
   type ActiveFault,
   type Drift,
@@ -17,7 +18,7 @@ import {
   type RouterCapabilities,
   type RouterContext,
   type TrafficState,
-} from "./types.ts";
+} from "./traffic-router.ts";
 import { withinOneUnit } from "./weights.ts";
 
 export type Change =
@@ -80,6 +81,21 @@ export function ownedMetadata(
   };
   if (ctx.owner) metadata.ownerReferences = [{ ...ctx.owner }];
   return metadata;
+}
+
+/**
+ * The rollout's destinations where an entry names a Service by name (SMI, Gateway API, Consul): stable,
+ * canary and the error backend. `subset` "" (Consul) makes an entry that names a subset the user's.
+ */
+export function backendNames(ctx: RouterContext, subset?: string): RoleNames {
+  const target = (service: string) => (subset === undefined ? { service } : { service, subset });
+  return {
+    namespace: ctx.namespace,
+    match: "name",
+    stable: target(ctx.stableService),
+    canary: target(ctx.canaryService),
+    fault: target(ctx.faultService),
+  };
 }
 
 /** True when a service reference (short name or FQDN) names `name` in `namespace`. */

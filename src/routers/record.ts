@@ -6,7 +6,7 @@
  */
 import type { KubeObject } from "../kube/client.ts";
 import { isRecord, type PatchBuilder, setAnnotation } from "./patch.ts";
-import type { ActiveFault, RequestMatch } from "./types.ts";
+import type { ActiveFault, RequestMatch } from "./traffic-router.ts";
 
 /** A weight as the user wrote it: a value, omitted (no weight field), or no such destination at all. */
 export type RawWeight = { value: unknown } | { omitted: true } | { absent: true };

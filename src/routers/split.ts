@@ -9,7 +9,8 @@ import { WeightNotExpressibleError } from "./errors.ts";
 import { describeObject } from "./model.ts";
 import { asArray, asRecord, deepEqual, type PatchBuilder, pointer } from "./patch.ts";
 import type { RawWeight, TrafficRecord } from "./record.ts";
-import type { TrafficState } from "./types.ts";
+import type { Role } from "./roles.ts";
+import type { TrafficState } from "./traffic-router.ts";
 import {
   type Allocation,
   allocate,
@@ -19,8 +20,6 @@ import {
   sharesOf,
   type WeightScheme,
 } from "./weights.ts";
-
-export type Role = "stable" | "canary" | "fault" | "foreign";
 
 export interface SplitSite {
   /** JSON pointer of the array of weighted entries. */

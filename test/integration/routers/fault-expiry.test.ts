@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KubeNotFoundError, type KubeObject } from "../../../src/kube/client.ts";
 import { createRouter } from "../../../src/routers/index.ts";
-import type { Fault, FaultTarget, TrafficRouter } from "../../../src/routers/types.ts";
+import type { Fault, FaultTarget, TrafficRouter } from "../../../src/routers/traffic-router.ts";
 import { fixtureSource } from "../../unit/routers/support.ts";
 import { type Harness, refOf, rolloutWith, startHarness, userContent } from "./harness.ts";
 

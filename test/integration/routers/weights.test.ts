@@ -11,11 +11,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { WeightNotExpressibleError } from "../../../src/routers/errors.ts";
-import { GatewayModel } from "../../../src/routers/gateway.ts";
-import type { IstioContext } from "../../../src/routers/istio.ts";
-import { IstioRouter } from "../../../src/routers/istio-router.ts";
-import { ObjectRouter } from "../../../src/routers/router.ts";
-import type { RouterContext, TrafficRouter } from "../../../src/routers/types.ts";
+import { GatewayModel } from "../../../src/routers/gateway/route.ts";
+import { IstioRouter } from "../../../src/routers/istio/router.ts";
+import type { IstioContext } from "../../../src/routers/istio/virtual-service.ts";
+import { ObjectRouter } from "../../../src/routers/object-router.ts";
+import type { RouterContext, TrafficRouter } from "../../../src/routers/traffic-router.ts";
 import { fixtureSource } from "../../unit/routers/support.ts";
 import { type Harness, refOf, startHarness, userContent } from "./harness.ts";
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TrafficProvider } from "../../../src/api/rollout.ts";
 import type { KubeObject } from "../../../src/kube/client.ts";
-import { FAULT_STATUS_HEADER } from "../../../src/routers/types.ts";
+import { FAULT_STATUS_HEADER } from "../../../src/routers/traffic-router.ts";
 import { eventually, NS, send, startWorld, type World } from "./support.ts";
 
 const meta = { name: "podinfo", namespace: NS };

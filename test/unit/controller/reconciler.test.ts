@@ -12,7 +12,7 @@ import {
 } from "../../../src/kube/client.ts";
 import type { EventRecorder } from "../../../src/kube/events.ts";
 import { WeightNotExpressibleError } from "../../../src/routers/errors.ts";
-import type { TrafficRouter, TrafficState } from "../../../src/routers/types.ts";
+import type { TrafficRouter, TrafficState } from "../../../src/routers/traffic-router.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
 import { type Deployment, primaryFor, revisionOf } from "../../../src/workloads/deployments.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FAULT_STATUS, faultAnswer, isFaultHttpStatus } from "../../../src/faults/answer.ts";
-import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER } from "../../../src/routers/types.ts";
+import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER } from "../../../src/routers/traffic-router.ts";
 
 describe("fault answers", () => {
   it("answers the default status when the route asks for none", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import { RouteNotFoundError, UnsupportedOperationError } from "../../../src/routers/errors.ts";
-import { GatewayModel } from "../../../src/routers/gateway.ts";
+import { GatewayModel } from "../../../src/routers/gateway/route.ts";
 import type { Change } from "../../../src/routers/model.ts";
 import { applyPatch, context, fixture, withoutVersion } from "./support.ts";
 

@@ -8,7 +8,7 @@ import {
   planClearDependencyFault,
   planDependencyFault,
   planSubsets,
-} from "../../../src/routers/istio.ts";
+} from "../../../src/routers/istio/virtual-service.ts";
 import type { Change } from "../../../src/routers/model.ts";
 import { recordKey } from "../../../src/routers/record.ts";
 import { applyPatch, fixture, istioContext, withoutVersion } from "./support.ts";

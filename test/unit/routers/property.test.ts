@@ -20,20 +20,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/kube/client.ts";
-import { ConsulModel } from "../../../src/routers/consul.ts";
+import { ConsulModel } from "../../../src/routers/consul/service-splitter.ts";
 import { WeightNotExpressibleError } from "../../../src/routers/errors.ts";
-import { GatewayModel } from "../../../src/routers/gateway.ts";
+import { GatewayModel } from "../../../src/routers/gateway/route.ts";
 import {
   createFaultVirtualService,
   IstioModel,
   planClearDependencyFault,
   planDependencyFault,
-} from "../../../src/routers/istio.ts";
+} from "../../../src/routers/istio/virtual-service.ts";
 import type { Change, RouteModel } from "../../../src/routers/model.ts";
 import { asArray, asRecord, type PatchBuilder } from "../../../src/routers/patch.ts";
 import { RECORD_PREFIX, readRecord } from "../../../src/routers/record.ts";
-import { SmiModel } from "../../../src/routers/smi.ts";
-import type { Fault, RequestMatch } from "../../../src/routers/types.ts";
+import { SmiModel } from "../../../src/routers/smi/traffic-split.ts";
+import type { Fault, RequestMatch } from "../../../src/routers/traffic-router.ts";
 import { parseQuantity } from "../../../src/routers/weights.ts";
 import { applyPatch, context, fixture, istioContext, withoutVersion } from "./support.ts";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../../src/kube/client.ts";
-import { ConsulModel } from "../../../src/routers/consul.ts";
+import { ConsulModel } from "../../../src/routers/consul/service-splitter.ts";
 import { UnsupportedOperationError, WeightNotExpressibleError } from "../../../src/routers/errors.ts";
 import type { Change, RouteModel } from "../../../src/routers/model.ts";
-import { SmiModel } from "../../../src/routers/smi.ts";
+import { SmiModel } from "../../../src/routers/smi/traffic-split.ts";
 import { applyPatch, context, fixture, withoutVersion } from "./support.ts";
 
 function run(model: RouteModel, object: KubeObject, ...changes: Change[]): KubeObject {

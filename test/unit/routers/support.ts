@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 import jsonpatch, { type Operation } from "fast-json-patch";
 import { parse } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
-import type { IstioContext } from "../../../src/routers/istio.ts";
+import type { IstioContext } from "../../../src/routers/istio/virtual-service.ts";
 import type { PatchBuilder } from "../../../src/routers/patch.ts";
-import type { RouterContext } from "../../../src/routers/types.ts";
+import type { RouterContext } from "../../../src/routers/traffic-router.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/routers/", import.meta.url));
 

@@ -1,7 +1,6 @@
 /** Helpers the route views share: reading loosely typed objects, ordering them, header operations. */
 import type { KubeObject } from "../../../kube/client.ts";
-import { describeObject } from "../../../routers/model.ts";
-import { asArray, asRecord } from "../../../routers/patch.ts";
+import { asArray, asRecord, describeObject } from "../../../routers/index.ts";
 import type { HeaderOps } from "../types.ts";
 
 export { asArray, asRecord, describeObject };

@@ -12,7 +12,7 @@
  *   `fraction` numerator/denominator; 100% when neither). Other filters are not modelled.
  */
 import type { KubeObject } from "../../../kube/client.ts";
-import { escapeRegex } from "../../../routers/match.ts";
+import { escapeRegex } from "../../../routers/index.ts";
 import type { ServiceName } from "../hosts.ts";
 import { fullRegex } from "../match.ts";
 import type {

@@ -11,7 +11,7 @@
  * - Not modelled: rewrite, redirect, directResponse, delegate, retries, timeouts, CORS, response headers.
  */
 import type { KubeObject } from "../../../kube/client.ts";
-import { GRPC_STATUS_NAMES } from "../../../routers/match.ts";
+import { GRPC_STATUS_NAMES } from "../../../routers/index.ts";
 import { namesService, parseServiceHost, type ServiceName } from "../hosts.ts";
 import { fullRegex } from "../match.ts";
 import type {

@@ -6,7 +6,7 @@
  * ignores them. Of several splits for one service the oldest applies.
  */
 import type { KubeObject } from "../../../kube/client.ts";
-import { parseQuantity } from "../../../routers/weights.ts";
+import { parseQuantity } from "../../../routers/index.ts";
 import { namesService, type ServiceName } from "../hosts.ts";
 import { NO_HEADER_OPS, type RoutingTable, type WeightedBackend } from "../types.ts";
 import { asArray, asRecord, describeObject, oldestFirst, spec, str } from "./common.ts";

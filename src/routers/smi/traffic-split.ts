@@ -7,14 +7,15 @@
  * "50m"); v1alpha2 and later, integers (written out of 1000). The TrafficSplit `matches` of v1alpha3+
  * (HTTPRouteGroup) are not used: Linkerd, the remaining implementation, never routed by them.
  */
-import type { KubeObject } from "../kube/client.ts";
-import { BackendFaultModel } from "./backend.ts";
-import { RouteNotFoundError } from "./errors.ts";
-import { describeObject, ownedMetadata } from "./model.ts";
-import { asArray, asRecord } from "./patch.ts";
-import type { SplitSite } from "./split.ts";
-import type { Fault, RouterCapabilities, RouterContext } from "./types.ts";
-import { SMI_INT_WEIGHTS, SMI_QUANTITY_WEIGHTS, type WeightScheme } from "./weights.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import { BackendFaultModel } from "../backend.ts";
+import { RouteNotFoundError } from "../errors.ts";
+import { backendNames, describeObject, ownedMetadata } from "../model.ts";
+import { asArray, asRecord } from "../patch.ts";
+import { destinationRole } from "../roles.ts";
+import type { SplitSite } from "../split.ts";
+import type { Fault, RouterCapabilities, RouterContext } from "../traffic-router.ts";
+import { SMI_INT_WEIGHTS, SMI_QUANTITY_WEIGHTS, type WeightScheme } from "../weights.ts";
 
 export const SMI_GROUP = "split.smi-spec.io";
 /** Highest first: the order in which a served version is preferred. */
@@ -56,13 +57,8 @@ export class SmiModel extends BackendFaultModel {
   protected site(object: KubeObject, _fault: Fault | undefined): SplitSite {
     const { ctx } = this;
     const backends = asArray(asRecord(object.spec).backends);
-    const role = (entry: unknown) => {
-      const service = asRecord(entry).service;
-      if (service === ctx.stableService) return "stable" as const;
-      if (service === ctx.canaryService) return "canary" as const;
-      if (service === ctx.faultService) return "fault" as const;
-      return "foreign" as const;
-    };
+    const names = backendNames(ctx);
+    const role = (entry: unknown) => destinationRole(names, { service: asRecord(entry).service });
     if (!backends.some((b) => role(b) === "stable")) {
       throw new RouteNotFoundError(
         describeObject(object),

@@ -7,15 +7,16 @@
  * percentages with two decimals that add up to 100 across all splits: the rollout gets what the other
  * splits leave.
  */
-import type { KubeObject } from "../kube/client.ts";
-import { BackendFaultModel } from "./backend.ts";
-import { RouteNotFoundError } from "./errors.ts";
-import { faultHeaders } from "./match.ts";
-import { describeObject, ownedMetadata } from "./model.ts";
-import { asArray, asRecord } from "./patch.ts";
-import type { SplitSite } from "./split.ts";
-import type { Fault, RouterCapabilities, RouterContext } from "./types.ts";
-import { CONSUL_WEIGHTS } from "./weights.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import { BackendFaultModel } from "../backend.ts";
+import { RouteNotFoundError } from "../errors.ts";
+import { faultHeaders } from "../match.ts";
+import { backendNames, describeObject, ownedMetadata } from "../model.ts";
+import { asArray, asRecord } from "../patch.ts";
+import { destinationRole } from "../roles.ts";
+import type { SplitSite } from "../split.ts";
+import type { Fault, RouterCapabilities, RouterContext } from "../traffic-router.ts";
+import { CONSUL_WEIGHTS } from "../weights.ts";
 
 export const CONSUL_GROUP = "consul.hashicorp.com";
 export const CONSUL_VERSIONS = ["v1alpha1"] as const;
@@ -52,14 +53,15 @@ export class ConsulModel extends BackendFaultModel {
   protected site(object: KubeObject, fault: Fault | undefined): SplitSite {
     const { ctx } = this;
     const splits = asArray(asRecord(object.spec).splits);
+    // A split to a subset is the user's: the rollout's splits name whole services. A split with no
+    // service splits the splitter's own service.
+    const names = backendNames(ctx, "");
     const role = (entry: unknown) => {
       const split = asRecord(entry);
-      if (split.serviceSubset !== undefined && split.serviceSubset !== "") return "foreign" as const;
-      const service = split.service ?? object.metadata.name;
-      if (service === ctx.stableService) return "stable" as const;
-      if (service === ctx.canaryService) return "canary" as const;
-      if (service === ctx.faultService) return "fault" as const;
-      return "foreign" as const;
+      return destinationRole(names, {
+        service: split.service ?? object.metadata.name,
+        subset: split.serviceSubset,
+      });
     };
     if (!splits.some((s) => role(s) === "stable")) {
       throw new RouteNotFoundError(

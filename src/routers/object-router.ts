@@ -25,7 +25,7 @@ import type {
   TrafficRouter,
   TrafficState,
   WeightResult,
-} from "./types.ts";
+} from "./traffic-router.ts";
 
 /** How many times an operation re-reads and re-decides after a conflict before it gives up. */
 export const MAX_ATTEMPTS = 5;

@@ -13,9 +13,9 @@
  * Everything else (other routes and their order, match blocks, retries, timeouts, headers, CORS, the
  * user's faults, other annotations, unknown fields) is left as it is.
  */
-import type { KubeObject } from "../kube/client.ts";
-import { ForeignConfigError, RouteNotFoundError, UnsupportedOperationError } from "./errors.ts";
-import { faultPercent, istioFault, istioHeaders } from "./match.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import { ForeignConfigError, RouteNotFoundError, UnsupportedOperationError } from "../errors.ts";
+import { faultPercent, istioFault, istioHeaders } from "../match.ts";
 import {
   activeFault,
   type Change,
@@ -29,12 +29,19 @@ import {
   ownedMetadata,
   type RouteModel,
   sameService,
-} from "./model.ts";
-import { asArray, asRecord, deepEqual, isRecord, PatchBuilder, pointer, setAnnotation } from "./patch.ts";
-import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
-import { planSplit, type Role, readSplit, type SplitSite, weightState } from "./split.ts";
-import type { Fault, RequestMatch, RouterCapabilities, RouterContext, TrafficState } from "./types.ts";
-import { ISTIO_WEIGHTS } from "./weights.ts";
+} from "../model.ts";
+import { asArray, asRecord, deepEqual, isRecord, PatchBuilder, pointer, setAnnotation } from "../patch.ts";
+import { readRecord, type TrafficRecord, writeRecord } from "../record.ts";
+import { destinationRole, type Role, type RoleNames } from "../roles.ts";
+import { planSplit, readSplit, type SplitSite, weightState } from "../split.ts";
+import type {
+  Fault,
+  RequestMatch,
+  RouterCapabilities,
+  RouterContext,
+  TrafficState,
+} from "../traffic-router.ts";
+import { ISTIO_WEIGHTS } from "../weights.ts";
 
 export const ISTIO_GROUP = "networking.istio.io";
 export const ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
@@ -69,17 +76,29 @@ const NOT_COPIED = new Set([
 
 type Destination = Record<string, unknown>;
 
-function destinationRole(ctx: IstioContext, destination: unknown): Role {
+/**
+ * Host mode: the stable and canary Services' hosts (any subset); subset mode: the apex host's stable and
+ * canary subsets. No fault role: Istio injects faults with its fault filter.
+ */
+function istioNames(ctx: IstioContext): RoleNames {
+  return ctx.mode === "host"
+    ? {
+        namespace: ctx.namespace,
+        match: "host",
+        stable: { service: ctx.stableService },
+        canary: { service: ctx.canaryService },
+      }
+    : {
+        namespace: ctx.namespace,
+        match: "host",
+        stable: { service: ctx.service, subset: ctx.subsets.stable },
+        canary: { service: ctx.service, subset: ctx.subsets.canary },
+      };
+}
+
+function istioRole(ctx: IstioContext, destination: unknown): Role {
   const d = asRecord(destination);
-  if (ctx.mode === "host") {
-    if (sameService(d.host, ctx.stableService, ctx.namespace)) return "stable";
-    if (sameService(d.host, ctx.canaryService, ctx.namespace)) return "canary";
-    return "foreign";
-  }
-  if (!sameService(d.host, ctx.service, ctx.namespace)) return "foreign";
-  if (d.subset === ctx.subsets.stable) return "stable";
-  if (d.subset === ctx.subsets.canary) return "canary";
-  return "foreign";
+  return destinationRole(istioNames(ctx), { service: d.host, subset: d.subset });
 }
 
 /** The canary's destination, modelled on the stable one (same port, same host form). */
@@ -94,7 +113,7 @@ export function istioSite(ctx: IstioContext, routeIndex: number): SplitSite {
   return {
     path: pointer("spec", "http", routeIndex, "route"),
     scheme: ISTIO_WEIGHTS,
-    role: (entry) => destinationRole(ctx, asRecord(entry).destination),
+    role: (entry) => istioRole(ctx, asRecord(entry).destination),
     label: (entry) => {
       const d = asRecord(asRecord(entry).destination);
       return d.subset === undefined ? String(d.host) : `${String(d.host)} subset ${String(d.subset)}`;
@@ -116,9 +135,7 @@ export function managedRouteIndex(ctx: IstioContext, vs: KubeObject): number {
     const index = routes.findIndex((r) => asRecord(r).name === ctx.routeName);
     if (index < 0)
       throw new RouteNotFoundError(describeObject(vs), `has no http route named "${ctx.routeName}"`);
-    const roles = asArray(asRecord(routes[index]).route).map((e) =>
-      destinationRole(ctx, asRecord(e).destination),
-    );
+    const roles = asArray(asRecord(routes[index]).route).map((e) => istioRole(ctx, asRecord(e).destination));
     if (!roles.includes("stable")) {
       throw new RouteNotFoundError(
         describeObject(vs),
@@ -130,7 +147,7 @@ export function managedRouteIndex(ctx: IstioContext, vs: KubeObject): number {
   const candidate = (r: unknown) => {
     const route = asRecord(r);
     if (typeof route.name === "string" && ours.has(route.name)) return false;
-    const roles = asArray(route.route).map((e) => destinationRole(ctx, asRecord(e).destination));
+    const roles = asArray(route.route).map((e) => istioRole(ctx, asRecord(e).destination));
     return roles.includes("stable") && roles.every((role) => role === "stable" || role === "canary");
   };
   // The catch-all route carries the service's traffic; a route with match blocks is a special case
@@ -159,7 +176,7 @@ function routeIndexByName(vs: unknown, name: string): number {
 }
 
 function isOurMirror(ctx: IstioContext, route: Record<string, unknown>): boolean {
-  return isRecord(route.mirror) && destinationRole(ctx, route.mirror) === "canary";
+  return isRecord(route.mirror) && istioRole(ctx, route.mirror) === "canary";
 }
 
 export class IstioModel implements RouteModel {
@@ -309,7 +326,7 @@ export class IstioModel implements RouteModel {
   ): Record<string, unknown> {
     const { ctx } = this;
     const entries = asArray(managed.route);
-    const stable = asRecord(entries.find((e) => destinationRole(ctx, asRecord(e).destination) === "stable"));
+    const stable = asRecord(entries.find((e) => istioRole(ctx, asRecord(e).destination) === "stable"));
     const { weight: _weight, ...stableRest } = stable;
     const route: Record<string, unknown> = {
       name: matchRouteName(ctx),
@@ -345,7 +362,7 @@ export class IstioModel implements RouteModel {
       );
     }
     const stable = asRecord(
-      asArray(route.route).find((e) => destinationRole(ctx, asRecord(e).destination) === "stable"),
+      asArray(route.route).find((e) => istioRole(ctx, asRecord(e).destination) === "stable"),
     );
     builder.set(at("mirror"), canaryDestination(ctx, asRecord(stable.destination)));
     builder.set(at("mirrorPercentage"), { value: percent });

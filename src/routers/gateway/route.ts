@@ -10,16 +10,17 @@
  * - its record annotation `traffic.stepwise.dev/<rollout>`.
  * Weights are relative: the controller gives the rollout 10000 units (stable 9950, canary 50 is 0.5%).
  */
-import type { KubeObject } from "../kube/client.ts";
-import { BackendFaultModel } from "./backend.ts";
-import { RouteNotFoundError, UnsupportedOperationError } from "./errors.ts";
-import { faultHeaders, gatewayHeaders } from "./match.ts";
-import { crossMatches, describeObject, matchRouteName, ownedMetadata } from "./model.ts";
-import { asArray, asRecord, type PatchBuilder, pointer } from "./patch.ts";
-import type { TrafficRecord } from "./record.ts";
-import type { Role, SplitSite } from "./split.ts";
-import type { Fault, RequestMatch, RouterCapabilities, RouterContext } from "./types.ts";
-import { GATEWAY_WEIGHTS } from "./weights.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import { BackendFaultModel } from "../backend.ts";
+import { RouteNotFoundError, UnsupportedOperationError } from "../errors.ts";
+import { faultHeaders, gatewayHeaders } from "../match.ts";
+import { backendNames, crossMatches, describeObject, matchRouteName, ownedMetadata } from "../model.ts";
+import { asArray, asRecord, type PatchBuilder, pointer } from "../patch.ts";
+import type { TrafficRecord } from "../record.ts";
+import { destinationRole, type Role, type RoleNames } from "../roles.ts";
+import type { SplitSite } from "../split.ts";
+import type { Fault, RequestMatch, RouterCapabilities, RouterContext } from "../traffic-router.ts";
+import { GATEWAY_WEIGHTS } from "../weights.ts";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 export const GATEWAY_VERSIONS: Record<GatewayKind, readonly string[]> = {
@@ -41,6 +42,7 @@ export class GatewayModel extends BackendFaultModel {
   readonly api: string;
   readonly capabilities: RouterCapabilities;
   protected readonly alternatives: { match: string; mirror: string; delay: string };
+  private readonly names: RoleNames;
 
   constructor(
     override readonly ctx: GatewayContext,
@@ -49,6 +51,7 @@ export class GatewayModel extends BackendFaultModel {
   ) {
     super(ctx);
     this.api = `Gateway API ${kind}`;
+    this.names = backendNames(ctx);
     this.capabilities = {
       minStep: GATEWAY_WEIGHTS.minStep,
       headerMatch: true,
@@ -67,12 +70,9 @@ export class GatewayModel extends BackendFaultModel {
 
   private backendRole(ref: unknown): Role {
     const r = asRecord(ref);
+    // Only a core Service can be one of the rollout's (a backendRef may name any kind).
     const core = (r.group ?? "") === "" && (r.kind ?? "Service") === "Service";
-    if (!core || (r.namespace !== undefined && r.namespace !== this.ctx.namespace)) return "foreign";
-    if (r.name === this.ctx.stableService) return "stable";
-    if (r.name === this.ctx.canaryService) return "canary";
-    if (r.name === this.ctx.faultService) return "fault";
-    return "foreign";
+    return destinationRole(this.names, { service: core ? r.name : undefined, namespace: r.namespace });
   }
 
   /** Index of the managed rule; throws RouteNotFoundError with what to change. */

@@ -2,8 +2,20 @@
  * The I/O half of the Istio adapter: the VirtualService (through ObjectRouter), the DestinationRule
  * subsets in subset mode, and dependency faults on the dependency's VirtualService.
  */
-import { isStaleWrite, type KubeClient, KubeConflictError, type KubeObject } from "../kube/client.ts";
-import { ConflictError, RouterError } from "./errors.ts";
+import { isStaleWrite, type KubeClient, KubeConflictError, type KubeObject } from "../../kube/client.ts";
+import { ConflictError, RouterError } from "../errors.ts";
+import { expired, faultExpiryKey, faultRouteName } from "../model.ts";
+import { MAX_ATTEMPTS, ObjectRouter, resolveApiVersion } from "../object-router.ts";
+import { asArray, asRecord } from "../patch.ts";
+import type {
+  ApplyResult,
+  EnsureOptions,
+  Fault,
+  FaultResult,
+  FaultTarget,
+  TrafficState,
+  WeightResult,
+} from "../traffic-router.ts";
 import {
   createDestinationRule,
   createFaultVirtualService,
@@ -18,19 +30,7 @@ import {
   planDependencyFault,
   planSubsets,
   sameHost,
-} from "./istio.ts";
-import { expired, faultExpiryKey, faultRouteName } from "./model.ts";
-import { asArray, asRecord } from "./patch.ts";
-import { MAX_ATTEMPTS, ObjectRouter, resolveApiVersion } from "./router.ts";
-import type {
-  ApplyResult,
-  EnsureOptions,
-  Fault,
-  FaultResult,
-  FaultTarget,
-  TrafficState,
-  WeightResult,
-} from "./types.ts";
+} from "./virtual-service.ts";
 
 export interface IstioRouterOptions {
   /** Subset mode: pod labels of the stable and canary pods (ensure() can pass newer ones). */
