@@ -6,7 +6,7 @@
 import type { KubeObject } from "../kube/client.ts";
 import { UnsupportedOperationError } from "./errors.ts";
 import { faultPercent } from "./match.ts";
-import { activeFault, type Change, drift, objectInfo, type RouteModel } from "./model.ts";
+import { activeFault, type Change, drift, objectInfo, planAsFinalize, type RouteModel } from "./model.ts";
 import { asArray, PatchBuilder } from "./patch.ts";
 import { readRecord, type TrafficRecord, writeRecord } from "./record.ts";
 import { planSplit, readSplit, type SplitSite, weightState } from "./split.ts";
@@ -89,9 +89,10 @@ export abstract class BackendFaultModel implements RouteModel {
     return state;
   }
 
-  plan(object: KubeObject, change: Change): PatchBuilder {
+  plan(object: KubeObject, asked: Change): PatchBuilder {
     const builder = new PatchBuilder(object);
     const record = readRecord(object, this.ctx.rollout);
+    const change = planAsFinalize(asked, record);
     const current = this.parse(object);
     const next: TrafficRecord = { ...(record ?? { canary: current.canaryWeight }) };
     const active = current.fault ? (record?.fault ?? current.fault) : undefined;

@@ -44,6 +44,18 @@ export interface RouteModel {
   check(object: KubeObject): void;
 }
 
+/**
+ * Whether a change hands the object back to the user: a canary weight of 0 while the controller has
+ * nothing else in it (no match route, mirror or fault) is planned as finalize, so the object is back in
+ * the form the user wrote (their weights, their scale, no canary entry they did not have, no record)
+ * whichever way the release ended: the engine ends a promotion and a rollback alike with weight 0.
+ */
+export function planAsFinalize(change: Change, record: TrafficRecord | undefined): Change {
+  const atRest =
+    record !== undefined && record.match === undefined && record.mirror === undefined && !record.fault;
+  return change.kind === "weight" && change.canaryPercent === 0 && atRest ? { kind: "finalize" } : change;
+}
+
 /** `Kind namespace/name`, for messages. */
 export function describeObject(object: {
   kind: string;

@@ -27,6 +27,7 @@ import {
   matchRouteName,
   objectInfo,
   ownedMetadata,
+  planAsFinalize,
   type RouteModel,
   sameService,
 } from "../model.ts";
@@ -250,10 +251,11 @@ export class IstioModel implements RouteModel {
     return state;
   }
 
-  plan(object: KubeObject, change: Change): PatchBuilder {
+  plan(object: KubeObject, asked: Change): PatchBuilder {
     const { ctx } = this;
     const builder = new PatchBuilder(object);
     const record = readRecord(object, ctx.rollout);
+    const change = planAsFinalize(asked, record);
     const next: TrafficRecord = { ...(record ?? { canary: this.parse(object).canaryWeight }) };
     switch (change.kind) {
       case "weight": {

@@ -2,13 +2,15 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import jsonpatch, { type Operation } from "fast-json-patch";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
 import type { IstioContext } from "../../../src/routers/istio/virtual-service.ts";
 import type { PatchBuilder } from "../../../src/routers/patch.ts";
 import type { RouterContext } from "../../../src/routers/traffic-router.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/routers/", import.meta.url));
+/** Objects copied from upstream projects' docs and examples (each file names its source). */
+export const UPSTREAM = fileURLToPath(new URL("../../fixtures/upstream/", import.meta.url));
 
 /** A fixture object as the server would hold it (resourceVersion "1"). */
 export function fixture(name: string): KubeObject {
@@ -20,6 +22,16 @@ export function fixture(name: string): KubeObject {
 /** A fixture as written (for creating it on the emulator). */
 export function fixtureSource(name: string): KubeObject {
   return parse(readFileSync(`${FIXTURES}${name}.yaml`, "utf8")) as KubeObject;
+}
+
+/** The document of `kind` in an upstream fixture file (`istio/flagger-frontend.yaml`), as written. */
+export function upstream(file: string, kind: string): KubeObject {
+  const docs = parseAllDocuments(readFileSync(`${UPSTREAM}${file}`, "utf8")).map(
+    (d) => d.toJS() as KubeObject,
+  );
+  const found = docs.find((d) => d.kind === kind);
+  if (!found) throw new Error(`${file} has no ${kind}`);
+  return found;
 }
 
 export function context(overrides: Partial<RouterContext> = {}): RouterContext {
