@@ -71,7 +71,7 @@ export abstract class BackendFaultModel implements RouteModel {
     const entries = asArray(new PatchBuilder(object).get(site.path));
     const split = readSplit(site, entries);
     const state: TrafficState = {
-      ...weightState(split),
+      ...weightState(split, site.scheme),
       match: this.readMatch(object, record),
       mirror: this.readMirror(object),
       fault:

@@ -18,6 +18,7 @@ import {
   type Refusal,
   type Shares,
   sharesOf,
+  tidy,
   type WeightScheme,
 } from "./weights.ts";
 
@@ -84,6 +85,7 @@ export function readSplit(site: SplitSite, entries: readonly unknown[]): SplitRe
 /** The weight fields of the TrafficState a reading gives. */
 export function weightState(
   reading: SplitReading,
+  scheme: WeightScheme,
 ): Pick<TrafficState, "canaryWeight" | "stableWeight" | "foreignWeight" | "faultWeight" | "weightUnit"> {
   const { shares } = reading;
   return {
@@ -91,8 +93,23 @@ export function weightState(
     stableWeight: shares.stable,
     foreignWeight: shares.foreign,
     faultWeight: shares.fault,
-    weightUnit: shares.unit,
+    weightUnit: writeUnit(reading, scheme),
   };
+}
+
+/**
+ * The unit the engine judges a share "applied" by: the step the controller writes the split in. For
+ * relative weights that is finer than the user's own numbers (a lone backendRef of weight 1, 100/0): the
+ * controller gives the rollout scheme.total units, or rescales the rule (allocate), so a step is never
+ * taken as applied while the object still has the user's coarse weights (0% is not "within one unit" of
+ * 20% on a rule of weight 1). Once the controller has written, it is the unit of the object as it is.
+ */
+function writeUnit(reading: SplitReading, scheme: WeightScheme): number {
+  const { unit } = reading.shares;
+  if (scheme.mode === "percent") return unit;
+  if (reading.foreign.length === 0) return Math.min(unit, tidy(100 / scheme.total));
+  const total = reading.stable + reading.canary + reading.fault + sum(reading.foreign);
+  return total > 0 && total < scheme.total ? tidy(unit / Math.ceil(scheme.total / total)) : unit;
 }
 
 function rawWeight(entry: unknown): RawWeight {

@@ -239,7 +239,7 @@ export class IstioModel implements RouteModel {
     }
     const hasMatchRoute = routeIndexByName(object, matchRouteName(ctx)) >= 0;
     const state: TrafficState = {
-      ...weightState(split),
+      ...weightState(split, ISTIO_WEIGHTS),
       match: hasMatchRoute ? [...(record?.match ?? [])] : null,
       mirror,
       fault: record?.fault && route.fault !== undefined ? record.fault : null,

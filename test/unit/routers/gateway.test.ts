@@ -3,6 +3,7 @@ import type { KubeObject } from "../../../src/kube/client.ts";
 import { RouteNotFoundError, UnsupportedOperationError } from "../../../src/routers/errors.ts";
 import { GatewayModel } from "../../../src/routers/gateway/route.ts";
 import type { Change } from "../../../src/routers/model.ts";
+import { withinOneUnit } from "../../../src/routers/weights.ts";
 import { applyPatch, context, fixture, withoutVersion } from "./support.ts";
 
 const http = new GatewayModel(context(), "HTTPRoute", "gateway.networking.k8s.io/v1");
@@ -30,6 +31,21 @@ describe("Gateway API HTTPRoute", () => {
     expect(http.parse(after)).toMatchObject({ canaryWeight: 0.5, stableWeight: 99.5 });
     expect(rules(after).slice(0, 2)).toEqual(rules(route).slice(0, 2));
     expect(rules(after)[2]!.filters).toEqual(rules(route)[2]!.filters);
+  });
+
+  it("reports the unit it writes in, not the user's coarse one, so 0% is never taken for 20% applied", () => {
+    // As an API server stores Gateway API's bar-route (weights defaulted to 1): one backend, weight 1.
+    const lone: KubeObject = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name: "checkout", namespace: "shop", resourceVersion: "1" },
+      spec: { rules: [{ backendRefs: [{ name: "checkout-primary", port: 8080, weight: 1 }] }] },
+    };
+    const before = http.parse(lone);
+    expect(before).toMatchObject({ canaryWeight: 0, weightUnit: 0.01 });
+    expect(withinOneUnit(before.canaryWeight, 20, before.weightUnit)).toBe(false);
+    const after = run(http, lone, { kind: "weight", canaryPercent: 20 });
+    expect(http.parse(after)).toMatchObject({ canaryWeight: 20, weightUnit: 0.01 });
   });
 
   it("reads an omitted weight as 1 and writes nothing for a stable-only split", () => {
