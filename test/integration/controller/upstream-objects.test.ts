@@ -103,6 +103,19 @@ const CASES: Case[] = [
     managed: "/rules/1/backendRefs",
   },
   {
+    file: "gateway/gateway-api-timeout-example.yaml",
+    ref: { apiVersion: "gateway.networking.k8s.io/v1beta1", kind: "HTTPRoute", name: "timeout-example" },
+    namespace: "timeouts",
+    rollout: "timeout",
+    traffic: {
+      provider: "gateway",
+      routeRef: { kind: "HTTPRoute", name: "timeout-example" },
+      stableService: "timeout-svc",
+      canaryService: "timeout-svc-canary",
+    },
+    managed: "/rules/0/backendRefs",
+  },
+  {
     file: "smi/smi-spec-foobar-rollout.yaml",
     ref: { apiVersion: "split.smi-spec.io/v1alpha4", kind: "TrafficSplit", name: "foobar-rollout" },
     namespace: "smi",
@@ -314,7 +327,8 @@ describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
     timeout: 120_000,
   }, async (ctx) => {
     if (!(await served(c.ref.apiVersion))) {
-      // networking.istio.io/v1alpha3 and gateway v1beta1 come with the emulator's served versions (issue 15).
+      // networking.istio.io/v1alpha3 and gateway.networking.k8s.io/v1beta1 come with the emulator's served
+      // versions (issue 15).
       ctx.skip(`the emulator does not serve ${c.ref.apiVersion}`);
     }
     await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: c.namespace } });

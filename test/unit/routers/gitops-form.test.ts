@@ -62,6 +62,15 @@ const cases: { name: string; model: RouteModel; object: KubeObject }[] = [
     object: upstream("gateway/gateway-api-bar-route.yaml", "HTTPRoute"),
   },
   {
+    name: "Gateway API timeout-example (v1beta1, timeouts, no weight written)",
+    model: new GatewayModel(
+      context({ stableService: "timeout-svc", canaryService: "timeout-svc-canary" }),
+      "HTTPRoute",
+      "gateway.networking.k8s.io/v1beta1",
+    ),
+    object: upstream("gateway/gateway-api-timeout-example.yaml", "HTTPRoute"),
+  },
+  {
     name: "SMI spec foobar-rollout (100/0)",
     model: new SmiModel(
       context({ stableService: "foobar-v1", canaryService: "foobar-v2" }),
