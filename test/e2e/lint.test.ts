@@ -38,6 +38,10 @@ function rolloutWithStdin(input: string, ...args: string[]) {
     });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+    // lint stops reading stdin past its size limit: the rest of the input has nowhere to go
+    child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") reject(error);
+    });
     child.stdin.end(input);
   });
 }
@@ -128,6 +132,24 @@ describe("rollout lint on a whole app: other kinds skipped, Rollouts checked aga
     expect(typo.code).toBe(2);
     expect(typo.stdout).toBe("");
     expect(typo.stderr).toBe('<stdin>:7: spec.service.port: must be a number, not the text "9898"\n');
+  });
+
+  it("stdin under the same limits as a file: empty, past 2 MiB (read no further), given twice", async () => {
+    expect(await rolloutWithStdin("", "lint", "-")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "<stdin>: is empty; expected a Rollout or SLOProfile\n",
+    });
+    const big = await rolloutWithStdin(`kind: Rollout\n${"# padding\n".repeat(300_000)}`, "lint", "-");
+    expect(big).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "<stdin>: has more than 2.0 MiB; lint reads files of at most 2.0 MiB\n",
+    });
+    expect(await rolloutWithStdin("", "lint", "-", "-")).toMatchObject({
+      code: 2,
+      stderr: "- (stdin) may be given once\n",
+    });
   });
 
   it("a Rollout naming a route the VirtualService does not have: both places in one message, exit 2", async () => {
