@@ -4,6 +4,7 @@
  * Rollout), when that object is among the documents. A route object that is not among them lives in the
  * cluster and is not checked. Pure: parsed documents in, problems out.
  */
+import { ROLLOUT_DEFAULTS as D } from "../api/defaults.ts";
 import type { OtherDocument } from "../api/documents.ts";
 import { ROUTE_KINDS, type Rollout } from "../api/rollout.ts";
 import type { KubeObject } from "../kube/client.ts";
@@ -46,16 +47,15 @@ function inspectContext(rollout: Rollout, namespace: string, routeName: string |
   const name = rollout.metadata.name;
   const traffic = rollout.spec.traffic;
   const names = traffic as TrafficNames;
+  const istio: NonNullable<InspectContext["istio"]> = { mode: traffic.istio?.mode ?? D.istioMode };
+  if (names.subsets) istio.subsets = names.subsets;
   const ctx: InspectContext = {
     rollout: name,
     namespace,
     service: name,
     stableService: names.stableService ?? `${name}${PRIMARY_SUFFIX}`,
     canaryService: names.canaryService ?? `${name}${CANARY_SUFFIX}`,
-    istio: {
-      mode: traffic.istio?.mode ?? "host",
-      subsets: names.subsets ?? { stable: "primary", canary: "canary" },
-    },
+    istio,
   };
   if (routeName !== undefined) ctx.routeName = routeName;
   return ctx;

@@ -27,8 +27,8 @@ export interface InspectContext {
   canaryService: string;
   /** The route (Istio http route, Gateway API rule) the Rollout names in spec.traffic.routes. */
   routeName?: string;
-  /** Istio: host mode (stable and canary Services) or subset mode (one host, subsets). */
-  istio?: { mode: "host" | "subset"; subsets: { stable: string; canary: string } };
+  /** Istio: host mode (stable and canary Services) or subset mode (one host, subsets; default primary / canary). */
+  istio?: { mode: "host" | "subset"; subsets?: { stable: string; canary: string } };
 }
 
 export interface RouteProblem {
