@@ -57,6 +57,22 @@ describe("checkRoutes: each Rollout against the route objects given beside it", 
     expect(checkRoutes(rollouts, objects)).toEqual([]);
   });
 
+  it("the VirtualService Flagger generates (upstream, unedited) serves a Rollout with the default names as it is", () => {
+    const traffic = "provider: istio\nrouteRef: {kind: VirtualService, name: frontend}";
+    const { rollouts, objects } = lintInput({
+      "r.yaml": rolloutYaml("podinfo", traffic, "test"),
+      "vs.yaml": fixture("upstream/flagger/virtual-service-frontend.yaml"),
+    });
+    expect(objects).toHaveLength(1);
+    expect(checkRoutes(rollouts, objects)).toEqual([]);
+    // named after another Rollout, it is refused: the check does look at it
+    const other = lintInput({
+      "r.yaml": rolloutYaml("frontend", traffic, "test"),
+      "vs.yaml": fixture("upstream/flagger/virtual-service-frontend.yaml"),
+    });
+    expect(checkRoutes(other.rollouts, other.objects)).toHaveLength(1);
+  });
+
   it("a route that is not in the object: at the Rollout's routes line, naming the object's file and line", () => {
     const { rollouts, objects } = lintInput({
       ...app,
