@@ -147,8 +147,14 @@ export function lintCommand(): Command {
         );
       }
       failed ||= onlyOthers.length > 0 && nothingOfOurs;
-      for (const problem of checkRoutes(lintedRollouts(parsed), lintedObjects(parsed))) {
-        console.error(`${problem.file}:${problem.line}: ${problem.path}: ${problem.message}`);
+      try {
+        for (const problem of checkRoutes(lintedRollouts(parsed), lintedObjects(parsed))) {
+          console.error(`${problem.file}:${problem.line}: ${problem.path}: ${problem.message}`);
+          failed = true;
+        }
+      } catch (error) {
+        // a bug, as in lintFile: one line, never a stack trace
+        console.error(`cannot check the Rollouts' route objects: ${(error as Error).message.split("\n")[0]}`);
         failed = true;
       }
       if (rps !== undefined) await warnShortSteps(parsed, rps);

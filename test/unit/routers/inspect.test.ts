@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../../../src/kube/client.ts";
@@ -159,6 +160,40 @@ describe("inspectRouteObject: what a route object offers a Rollout, as the route
           "has no backend payments-primary in spec.backends; add it (the stable service) to let Stepwise split traffic",
       },
     ]);
+  });
+
+  it("never throws on whatever a file holds under spec: lint reads objects nobody validated (fuzz)", () => {
+    const kinds = ["VirtualService", "HTTPRoute", "GRPCRoute", "TrafficSplit", "ServiceSplitter"];
+    const entry = fc.dictionary(
+      fc.constantFrom("name", "route", "destination", "host", "backendRefs", "service", "weight", "subset"),
+      fc.anything(),
+      { maxKeys: 4 },
+    );
+    const spec = fc.oneof(
+      fc.anything(),
+      fc.record({
+        http: fc.array(entry),
+        rules: fc.array(entry),
+        backends: fc.array(entry),
+        splits: fc.array(entry),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), spec, fc.option(fc.string()), (kind, value, routeName) => {
+        const object = {
+          apiVersion: "x/v1",
+          kind,
+          metadata: { name: "checkout" },
+          spec: value,
+        } as KubeObject;
+        const inspection = inspectRouteObject(
+          object,
+          ctx("checkout", "shop", routeName === null ? {} : { routeName }),
+        );
+        expect(inspection?.problems.length).toBeLessThanOrEqual(1);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("another kind is not a route object", () => {
