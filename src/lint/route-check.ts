@@ -6,10 +6,9 @@
  */
 import { ROLLOUT_DEFAULTS as D } from "../api/defaults.ts";
 import type { OtherDocument } from "../api/documents.ts";
-import { ROUTE_KINDS, type Rollout } from "../api/rollout.ts";
+import { ROUTE_KINDS, type Rollout, serviceNames, subsetNames } from "../api/rollout.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { type InspectContext, inspectRouteObject, ownRouteObjectName } from "../routers/inspect.ts";
-import { CANARY_SUFFIX, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 
 /** A document as lint found it: the file, and the line it starts on. */
 interface Located {
@@ -33,29 +32,16 @@ export interface RouteCheckProblem extends Located {
   message: string;
 }
 
-/**
- * The Service and subset names from spec.traffic, where the Rollout sets them (stableService,
- * canaryService, subsets), read as optional so that a schema without them still works.
- */
-interface TrafficNames {
-  stableService?: string;
-  canaryService?: string;
-  subsets?: { stable: string; canary: string };
-}
-
 function inspectContext(rollout: Rollout, namespace: string, routeName: string | undefined): InspectContext {
-  const name = rollout.metadata.name;
-  const traffic = rollout.spec.traffic;
-  const names = traffic as TrafficNames;
-  const istio: NonNullable<InspectContext["istio"]> = { mode: traffic.istio?.mode ?? D.istioMode };
-  if (names.subsets) istio.subsets = names.subsets;
+  const names = serviceNames(rollout);
   const ctx: InspectContext = {
-    rollout: name,
+    rollout: rollout.metadata.name,
     namespace,
-    service: name,
-    stableService: names.stableService ?? `${name}${PRIMARY_SUFFIX}`,
-    canaryService: names.canaryService ?? `${name}${CANARY_SUFFIX}`,
-    istio,
+    service: names.apex,
+    stableService: names.stable,
+    canaryService: names.canary,
+    faultService: names.fault,
+    istio: { mode: rollout.spec.traffic.istio?.mode ?? D.istioMode, subsets: subsetNames(rollout.spec) },
   };
   if (routeName !== undefined) ctx.routeName = routeName;
   return ctx;

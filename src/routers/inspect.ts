@@ -5,8 +5,8 @@
  * (`RouteModel.check`), so lint and the controller agree on which route is managed and which destination
  * is the stable one.
  */
+import { ROLLOUT_DEFAULTS } from "../api/defaults.ts";
 import type { KubeObject } from "../kube/client.ts";
-import { FAULT_SUFFIX } from "../workloads/deployments.ts";
 import { ConsulModel } from "./consul.ts";
 import { RouteNotFoundError } from "./errors.ts";
 import { GatewayModel } from "./gateway.ts";
@@ -25,10 +25,12 @@ export interface InspectContext {
   service: string;
   stableService: string;
   canaryService: string;
+  /** The error backend of abort faults (a destination of the controller's own, never foreign). */
+  faultService: string;
   /** The route (Istio http route, Gateway API rule) the Rollout names in spec.traffic.routes. */
   routeName?: string;
-  /** Istio: host mode (stable and canary Services) or subset mode (one host, subsets; default primary / canary). */
-  istio?: { mode: "host" | "subset"; subsets?: { stable: string; canary: string } };
+  /** Istio: host mode (stable and canary Services) or subset mode (one host, the subsets named here). */
+  istio?: { mode: "host" | "subset"; subsets: { stable: string; canary: string } };
 }
 
 export interface RouteProblem {
@@ -60,7 +62,7 @@ const INSPECTORS: Record<
         {
           ...routerContext(ctx),
           mode: ctx.istio?.mode ?? "host",
-          subsets: ctx.istio?.subsets ?? { stable: "primary", canary: "canary" },
+          subsets: ctx.istio?.subsets ?? { ...ROLLOUT_DEFAULTS.istioSubsets },
         },
         apiVersion,
       ),
@@ -85,7 +87,7 @@ function routerContext(ctx: InspectContext): RouterContext {
     port: 0, // only the objects the controller creates carry it
     stableService: ctx.stableService,
     canaryService: ctx.canaryService,
-    faultService: `${ctx.service}${FAULT_SUFFIX}`,
+    faultService: ctx.faultService,
   };
   if (ctx.routeName !== undefined) out.routeName = ctx.routeName;
   return out;

@@ -22,6 +22,7 @@ function ctx(name: string, namespace: string, more: Partial<InspectContext> = {}
     service: name,
     stableService: `${name}-primary`,
     canaryService: `${name}-canary`,
+    faultService: `${name}-fault`,
     ...more,
   };
 }
