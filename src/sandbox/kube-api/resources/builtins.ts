@@ -340,6 +340,52 @@ const podDisruptionBudgetStrategy: Strategy = {
   },
 };
 
+/** autoscaling/v2 defaults (SetDefaults_HorizontalPodAutoscaler): one replica at least, 80% CPU when no metric is given. */
+function defaultHorizontalPodAutoscaler(obj: KubeObject): void {
+  const spec = section(obj, "spec");
+  spec.minReplicas ??= 1;
+  if (!Array.isArray(spec.metrics) || spec.metrics.length === 0)
+    spec.metrics = [
+      {
+        type: "Resource",
+        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } },
+      },
+    ];
+}
+
+/** validateHorizontalPodAutoscalerSpec's replica bounds and scaleTargetRef (pkg/apis/autoscaling/validation). */
+function validateHorizontalPodAutoscaler(obj: KubeObject): FieldError[] {
+  const spec = isObj(obj.spec) ? obj.spec : {};
+  const errors: FieldError[] = [];
+  const min = typeof spec.minReplicas === "number" ? spec.minReplicas : undefined;
+  const max = typeof spec.maxReplicas === "number" ? spec.maxReplicas : 0;
+  if (min !== undefined && min < 1)
+    errors.push({
+      field: "spec.minReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(min),
+      detail: "must be greater than or equal to 1",
+    });
+  if (max < 1)
+    errors.push({
+      field: "spec.maxReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(max),
+      detail: "must be greater than 0",
+    });
+  if (min !== undefined && max < min)
+    errors.push({
+      field: "spec.maxReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(max),
+      detail: "must be greater than or equal to `minReplicas`",
+    });
+  const ref = isObj(spec.scaleTargetRef) ? spec.scaleTargetRef : {};
+  for (const key of ["kind", "name"])
+    if (!ref[key]) errors.push({ field: `spec.scaleTargetRef.${key}`, type: "FieldValueRequired" });
+  return errors;
+}
+
 const WORKLOAD = ["all"];
 
 /** The compiled-in kinds the emulator serves from the start. */
@@ -528,6 +574,22 @@ export function builtinResources(): ResourceType[] {
       status: true,
       generation: true,
       strategy: podDisruptionBudgetStrategy,
+    }),
+    builtin({
+      group: "autoscaling",
+      version: "v2",
+      kind: "HorizontalPodAutoscaler",
+      plural: "horizontalpodautoscalers",
+      shortNames: ["hpa"],
+      categories: WORKLOAD,
+      schema: schemas.HORIZONTAL_POD_AUTOSCALER,
+      status: true,
+      generation: true,
+      strategy: {
+        prepareForCreate: defaultHorizontalPodAutoscaler,
+        prepareForUpdate: defaultHorizontalPodAutoscaler,
+        validate: validateHorizontalPodAutoscaler,
+      },
     }),
     builtin({
       group: "apiextensions.k8s.io",
