@@ -24,6 +24,7 @@ interface BuiltinDef {
   strategy?: Strategy;
   conversion?: Conversion;
   storageKey?: string;
+  storageVersion?: string;
 }
 
 function builtin(def: BuiltinDef): ResourceType {
@@ -40,6 +41,7 @@ function builtin(def: BuiltinDef): ResourceType {
     namespaced: def.namespaced ?? true,
     custom: false,
     storageKey: def.storageKey ?? `${group}/${def.plural}`,
+    storageVersion: def.storageVersion ?? (group ? `${group}/${def.version ?? "v1"}` : (def.version ?? "v1")),
     schema: def.schema,
     statusSubresource: def.status ?? false,
     scale: def.scale,
@@ -483,6 +485,7 @@ export function builtinResources(): ResourceType[] {
       schema: schemas.EVENTS_V1_EVENT,
       allowCreateOnUpdate: true,
       storageKey: "/events",
+      storageVersion: "v1",
       conversion: eventsV1Conversion,
       fieldSelectors: [
         "regarding.kind",

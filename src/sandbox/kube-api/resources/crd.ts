@@ -193,6 +193,7 @@ export function crdResourceTypes(crd: KubeObject): ResourceType[] {
       namespaced: spec.scope === "Namespaced",
       custom: true,
       storageKey: `${spec.group}/${names.plural}`,
+      storageVersion: `${spec.group}/${stored}`,
       schema: v.schema?.openAPIV3Schema,
       statusSubresource: isObj(v.subresources?.status),
       scale: v.subresources?.scale,
