@@ -16,6 +16,7 @@ import type { ControllerMetrics } from "../telemetry/metrics.ts";
 import { deploymentReady, primaryLabels, REVISION_ANNOTATION, revisionOf } from "../workloads/deployments.ts";
 import { type DeploymentReader, ownerOf, type WorkloadState, Workloads } from "../workloads/workloads.ts";
 import { finalizerPatch, hasCleanupFinalizer, isBeingDeleted, releaseRoute } from "./cleanup.ts";
+import { type Refusal, refusalOf } from "./refusals.ts";
 import { callWebhook, webhookPayload } from "./webhooks.ts";
 
 /** Verdicts per profile over the counts in a time window (the current step). */
@@ -99,7 +100,14 @@ export class Reconciler {
       await this.writeStatus(key, raw, { ...rollout.status, message });
       return IDLE_RESYNC_MS;
     }
-    const observations = await this.observe(rollout, state, router, now);
+    let observations: Observations;
+    try {
+      observations = await this.observe(rollout, state, router, now);
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (!refusal) throw error;
+      return this.holdRefused(key, raw, refusal, rollout.spec.analysis.interval);
+    }
     const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();
     // Webhooks and events are told the status this tick leads to, not the one it started from.
@@ -121,6 +129,8 @@ export class Reconciler {
       }
     } catch (error) {
       if (error instanceof NotLeaderError) throw error; // the fence: this replica stops writing
+      const refusal = refusalOf(error);
+      if (refusal) return this.holdRefused(key, raw, refusal, rollout.spec.analysis.interval);
       log.warn({ err: error }, "an effect failed; the status stays as it was and the tick is retried");
       await this.deps.events.record(raw, "EffectFailed", errorText(error), true).catch(() => {});
       return RETRY_MS;
@@ -211,10 +221,29 @@ export class Reconciler {
     errors: readonly { path: string; message: string }[],
   ): Promise<number> {
     const message = `invalid spec: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`;
-    const stored = (raw.status ?? {}) as RolloutStatus;
-    await this.warnOnce(raw, CONDITION.SpecValid, "InvalidSpec", message);
-    const status = withHold(stored, CONDITION.SpecValid, "InvalidSpec", message, this.now());
-    return (await this.writeStatus(key, raw, status)) ?? IDLE_RESYNC_MS;
+    return this.holdRefused(
+      key,
+      raw,
+      { condition: CONDITION.SpecValid, reason: "InvalidSpec", message },
+      IDLE_RESYNC_MS,
+    );
+  }
+
+  /**
+   * A refusal (refusals.ts) holds the rollout as it is stored: its condition and Ready turn False with
+   * the remedy, once as a Warning Event too. The effects of this tick that were done are done again, or
+   * not, by the next tick's decision, as after any failed effect.
+   */
+  private async holdRefused(
+    key: string,
+    raw: KubeObject,
+    refusal: Refusal,
+    retryMs: number,
+  ): Promise<number> {
+    const { condition, reason, message } = refusal;
+    await this.warnOnce(raw, condition, reason, message);
+    const status = withHold((raw.status ?? {}) as RolloutStatus, condition, reason, message, this.now());
+    return (await this.writeStatus(key, raw, status)) ?? retryMs;
   }
 
   /** The route cannot take the desired weight: RouteReady=False says why, once as a Warning Event too. */
