@@ -18,8 +18,9 @@ import {
 } from "../../support/cluster.ts";
 import { SyntheticIstioMetrics, serveMetrics } from "../../support/synthetic-metrics.ts";
 
-// A deleted Rollout leaves a working mesh: the real controller process over HTTP, with the emulator's
-// garbage collector on, so owned objects go as soon as the finalizer lets the Rollout go.
+// Rollouts on the user's own route objects, through the real controller process over HTTP: a deleted
+// Rollout leaves a working mesh (the emulator's garbage collector is on, so owned objects go as soon as
+// the finalizer lets the Rollout go), and a route object that is not there is a refusal the user sees.
 
 const NS = "shop";
 let cluster: TestCluster;
@@ -168,5 +169,53 @@ describe("a deleted Rollout", { timeout: 120_000 }, () => {
     await cluster.client.delete(ROLLOUT(name));
     expect(await gone(ROLLOUT(name), 15_000)).toBe(true);
     expect((await cluster.client.get<Deployment>(deploymentRef)).spec.replicas).toBe(1);
+  });
+});
+
+describe("a refusal", { timeout: 120_000 }, () => {
+  it("a routeRef object that does not exist: RouteReady False with the remedy, one Warning Event; goes on once created", async () => {
+    const name = "early";
+    await cluster.client.create(deployment(name, NS, `${name}:1`, 1));
+    await cluster.client.create(
+      canaryRollout(name, NS, [{ setWeight: 30 }], {
+        traffic: {
+          provider: "istio",
+          routeRef: { kind: "VirtualService", name },
+          stableService: `${name}-stable`,
+          canaryService: `${name}-canary`,
+        },
+      }),
+    );
+    type Conditions = { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+    const held = (await waitForStatus(
+      cluster.client,
+      NS,
+      name,
+      (s) =>
+        (s as Conditions).conditions?.some((c) => c.type === "RouteReady" && c.status === "False") ?? false,
+      "the refusal",
+      30_000,
+    )) as Conditions;
+    const routeReady = held.conditions?.find((c) => c.type === "RouteReady");
+    expect(routeReady).toMatchObject({ reason: "RouteNotFound" });
+    expect(routeReady?.message).toContain(`VirtualService ${NS}/${name}`);
+    expect(routeReady?.message).toContain("fix spec.traffic.routeRef");
+    const events = await cluster.client.list("v1", "Event", NS);
+    const warnings = events.filter(
+      (e) =>
+        (e as { reason?: string }).reason === "RouteNotFound" &&
+        (e as { involvedObject?: { name?: string } }).involvedObject?.name === name,
+    );
+    expect(warnings).toHaveLength(1);
+    await cluster.client.create(userRoute(name));
+    const idle = (await waitForStatus(
+      cluster.client,
+      NS,
+      name,
+      (s) => s.phase === "Idle",
+      "Idle",
+      30_000,
+    )) as Conditions;
+    expect(idle.conditions?.find((c) => c.type === "RouteReady")?.status).toBe("True");
   });
 });
