@@ -21,7 +21,7 @@ export interface Observations {
   primary: { revision?: string; ready: boolean };
   /**
    * The canary's share of the managed route's traffic read back from the route object; undefined when it
-   * could not be read. Routers round (see src/routers/types.ts), so it is compared with the desired share
+   * could not be read. Routers round (see src/routers/traffic-router.ts), so it is compared with the desired share
    * within `weightUnit`.
    */
   appliedWeight?: number;

@@ -25,6 +25,8 @@ import type { RouterContext, TrafficRouter } from "./traffic-router.ts";
 import { SMI_INT_WEIGHTS } from "./weights.ts";
 
 export * from "./errors.ts";
+// What lint reads route objects with, so that it picks the managed route as the controller does.
+export { type InspectContext, inspectRouteObject, ownRouteObjectName } from "./inspect.ts";
 // What the sandbox mesh reads route objects with, so that it reads them as the routers write them.
 export { escapeRegex, GRPC_STATUS_NAMES } from "./match.ts";
 export { describeObject } from "./model.ts";

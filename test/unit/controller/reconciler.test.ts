@@ -11,7 +11,7 @@ import {
   type ObjectRef,
 } from "../../../src/kube/client.ts";
 import type { EventRecorder } from "../../../src/kube/events.ts";
-import { WeightNotExpressibleError } from "../../../src/routers/errors.ts";
+import { RouteNotFoundError, WeightNotExpressibleError } from "../../../src/routers/errors.ts";
 import type { TrafficRouter, TrafficState } from "../../../src/routers/traffic-router.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
@@ -54,8 +54,24 @@ class FakeApi {
       async create(object: KubeObject) {
         return object;
       },
-      async mergePatch(_ref: ObjectRef, patch: unknown) {
-        return patch as KubeObject;
+      async mergePatch(
+        ref: ObjectRef,
+        patch: { metadata?: { resourceVersion?: string; finalizers?: string[] } },
+      ) {
+        if (ref.kind !== "Rollout") return patch as KubeObject;
+        // the controller's only write to the Rollout itself: its finalizer, conditional on the version
+        if (patch.metadata?.resourceVersion !== api.rollout.metadata.resourceVersion)
+          throw new KubeConflictError(
+            "PATCH",
+            "rollouts/checkout",
+            409,
+            "Conflict",
+            "the object has been modified",
+          );
+        api.edit((o) => {
+          o.metadata.finalizers = patch.metadata?.finalizers;
+        });
+        return structuredClone(api.rollout);
       },
       async mergePatchStatus(
         _ref: ObjectRef,
@@ -113,6 +129,8 @@ class FakeRouter {
   weight = 0;
   writes: number[] = [];
   notExpressibleAbove = 100;
+  /** Set to make ensure() fail as a router does when the route object is not there. */
+  missing?: RouteNotFoundError;
 
   router(): TrafficRouter {
     const fake = this;
@@ -137,7 +155,10 @@ class FakeRouter {
         abortFault: "filter",
         dependencyFault: true,
       },
-      ensure: async () => state(),
+      ensure: async () => {
+        if (fake.missing) throw fake.missing;
+        return state();
+      },
       read: async () => state(),
       async setWeight(weight: number) {
         if (weight > fake.notExpressibleAbove) {
@@ -283,6 +304,37 @@ describe("reconciler", () => {
     const fixed = h.api.rollout.status as RolloutStatus;
     expect(fixed.conditions?.find((c) => c.type === "SpecValid")?.status).toBe("True");
     expect(fixed).toMatchObject({ phase: "Progressing", step: 2 });
+    expect(h.route.writes).toEqual([60]);
+  });
+
+  it("holds on a refusal (the route object is missing) with RouteReady=False and the remedy, then goes on", async () => {
+    const h = harness(rolloutObject(pausedAt30()), { target: v2, primary: primaryV1 });
+    h.route.weight = 30;
+    h.route.missing = new RouteNotFoundError(
+      "VirtualService shop/checkout-vs",
+      "does not exist; create it, or fix spec.traffic.routeRef",
+    );
+    h.api.edit((o) => {
+      o.metadata.annotations = { "stepwise.dev/command": JSON.stringify({ id: "p1", type: "promote" }) };
+    });
+    expect(await h.reconciler.reconcile("shop/checkout")).toBe(1_000); // looks again at the analysis interval
+    await h.reconciler.reconcile("shop/checkout");
+    const held = h.api.rollout.status as RolloutStatus;
+    expect(held.phase).toBe("Paused");
+    for (const type of ["RouteReady", "Ready"])
+      expect(held.conditions?.find((c) => c.type === type)).toMatchObject({
+        status: "False",
+        reason: "RouteNotFound",
+        message: "VirtualService shop/checkout-vs: does not exist; create it, or fix spec.traffic.routeRef",
+      });
+    expect(h.events.filter((e) => e.reason === "RouteNotFound")).toHaveLength(1);
+    expect(h.route.writes).toEqual([]);
+    // the user creates the object: the command waiting in the annotation is carried out
+    h.route.missing = undefined;
+    await h.reconciler.reconcile("shop/checkout");
+    const fixed = h.api.rollout.status as RolloutStatus;
+    expect(fixed).toMatchObject({ phase: "Progressing", step: 2 });
+    expect(fixed.conditions?.find((c) => c.type === "RouteReady")?.status).toBe("True");
     expect(h.route.writes).toEqual([60]);
   });
 

@@ -6,7 +6,7 @@
  * - the parts the controller does not own are deep-equal to the original;
  * - weights add up as the API requires;
  * - each change is idempotent (planning it again changes nothing);
- * - the weight contract (src/routers/types.ts), with shares computed here from the raw weights: the
+ * - the weight contract (src/routers/traffic-router.ts), with shares computed here from the raw weights: the
  *   canary's share of the rule's traffic never exceeds the step asked for by more than one weight unit;
  *   a step is applied within one unit when it is expressible; the user's destinations keep their share;
  *   a step that is not expressible throws WeightNotExpressibleError, and only then;
