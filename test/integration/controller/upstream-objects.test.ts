@@ -19,6 +19,7 @@ import { ProfileAnalysis } from "../../../src/controller/analysis.ts";
 import { type RunningController, startController } from "../../../src/controller/controller.ts";
 import { KubeClient, type KubeObject, type ObjectRef } from "../../../src/kube/client.ts";
 import { asArray, asRecord, createRouter } from "../../../src/routers/index.ts";
+import { RECORD_PREFIX } from "../../../src/routers/record.ts";
 import { type KubeApi, startKubeApi } from "../../../src/sandbox/kube-api/index.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
@@ -252,6 +253,13 @@ function setImage(c: Case, image: string): Promise<KubeObject> {
   );
 }
 
+/** The object's spec is deep-equal to what was applied, and the controller's record annotation is gone. */
+async function expectAsWritten(ref: ObjectRef, applied: KubeObject): Promise<void> {
+  const now = await client.get(ref);
+  expect(now.spec).toEqual(applied.spec);
+  expect(Object.keys(now.metadata.annotations ?? {}).filter((k) => k.startsWith(RECORD_PREFIX))).toEqual([]);
+}
+
 /** The value at a JSON pointer (unescaped segments; numbers index arrays). */
 function at(value: unknown, pointer: string): unknown {
   return pointer
@@ -365,13 +373,13 @@ describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
       await setImage(c, "registry/app:1.1");
       const promoted = await waitFor(c, (s) => s.phase === "Succeeded", "Succeeded");
       expect(promoted.stableRevision).not.toBe(initial.stableRevision);
-      expect((await client.get(ref)).spec).toEqual(applied.spec);
+      await expectAsWritten(ref, applied);
 
       metrics.set(c.namespace, c.rollout, 2_000, 0.3);
       await setImage(c, "registry/app:1.2-bad");
       const rolledBack = await waitFor(c, (s) => s.phase === "RolledBack", "RolledBack");
       expect(rolledBack.stableRevision).toBe(promoted.stableRevision);
-      expect((await client.get(ref)).spec).toEqual(applied.spec);
+      await expectAsWritten(ref, applied);
     } finally {
       seen = await watch.stop();
     }
