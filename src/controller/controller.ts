@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { Rollout } from "../api/rollout.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer } from "../kube/informer.ts";
+import { labelMatcher } from "../kube/label-selector.ts";
 import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
@@ -16,6 +18,11 @@ export interface ControllerOptions {
   client: KubeClient;
   /** Watch one namespace; all namespaces when undefined. */
   namespace?: string;
+  /**
+   * A label selector on Rollouts: this controller (a shard) acts only on the Rollouts it matches. The
+   * watch asks the API server for them, and every reconcile checks the Rollout it decides from again.
+   */
+  shardSelector?: string;
   analysis: AnalysisSource;
   routerFor(rollout: Rollout): TrafficRouter;
   logger: Logger;
@@ -41,6 +48,22 @@ export interface RunningController {
 const key = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 
 /**
+ * The Lease a controller's replicas share: one per shard selector, so that each shard elects its own
+ * leader and shards never wait for each other. A readable part of the selector, and a hash of all of it.
+ */
+export function leaseName(shardSelector?: string): string {
+  if (!shardSelector) return "stepwise-controller";
+  const readable = shardSelector
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 30)
+    .replace(/-+$/, "");
+  const hash = createHash("sha256").update(shardSelector).digest("hex").slice(0, 8);
+  return `stepwise-controller-${readable}-${hash}`;
+}
+
+/**
  * The long-running controller: informers on Rollouts and Deployments feed a work queue; workers
  * reconcile one rollout at a time each (never the same one twice at once) while this replica leads.
  */
@@ -49,9 +72,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const onWatchError = (what: string) => (error: unknown) =>
     logger.warn({ err: error }, `${what} watch failed; retrying`);
   const rollouts = new Informer<KubeObject>(
-    apiSource(client, "stepwise.dev/v1alpha1", "Rollout", options.namespace),
+    apiSource(
+      client,
+      "stepwise.dev/v1alpha1",
+      "Rollout",
+      options.namespace,
+      options.shardSelector ? { labelSelector: options.shardSelector } : {},
+    ),
     onWatchError("Rollout"),
   );
+  const inShard = labelMatcher(options.shardSelector);
   const deployments = new Informer<Deployment>(
     apiSource(client, "apps/v1", "Deployment", options.namespace),
     onWatchError("Deployment"),
@@ -65,6 +95,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics: options.metrics,
     logger,
     routerFor: options.routerFor,
+    inShard: (rollout) => inShard(rollout.metadata.labels),
   });
 
   let queue = new WorkQueue();
@@ -149,7 +180,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const leader = new LeaderElector(client.withoutFence(), {
       ...timing,
       namespace,
-      name: name ?? "stepwise-controller",
+      name: name ?? leaseName(options.shardSelector),
       identity,
       onStartedLeading: () => {
         logger.info({ identity }, "became the leader");

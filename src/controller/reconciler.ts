@@ -36,6 +36,8 @@ export interface ReconcilerDeps {
   metrics: ControllerMetrics;
   logger: Logger;
   routerFor(rollout: Rollout): TrafficRouter;
+  /** Whether a Rollout is this controller's (its shard selector); every Rollout when absent. */
+  inShard?: (rollout: KubeObject) => boolean;
   now?: () => Date;
 }
 
@@ -76,7 +78,8 @@ export class Reconciler {
   async reconcile(key: string, options: { sweepFaults?: boolean } = {}): Promise<number | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     let raw = await this.current(key, namespace, name);
-    if (!raw) {
+    // Another shard's (relabelled since the cache saw it, say): never act on it, even to clean up.
+    if (!raw || this.deps.inShard?.(raw) === false) {
       this.forget(key);
       return undefined;
     }
