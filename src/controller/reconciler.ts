@@ -14,7 +14,13 @@ import type { TrafficRouter } from "../routers/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
 import { deploymentReady, primaryLabels, REVISION_ANNOTATION, revisionOf } from "../workloads/deployments.ts";
-import { type DeploymentReader, ownerOf, type WorkloadState, Workloads } from "../workloads/workloads.ts";
+import {
+  type AutoscalerReader,
+  type DeploymentReader,
+  ownerOf,
+  type WorkloadState,
+  Workloads,
+} from "../workloads/workloads.ts";
 import { callWebhook, webhookPayload } from "./webhooks.ts";
 
 /** Verdicts per profile over the counts in a time window (the current step). */
@@ -29,6 +35,8 @@ export interface ReconcilerDeps {
   /** The informers' views of Rollouts and Deployments. */
   rollouts: { get(namespace: string | undefined, name: string): KubeObject | undefined };
   deployments: DeploymentReader;
+  /** The informer's view of HorizontalPodAutoscalers; without it no target has an autoscaler. */
+  autoscalers?: AutoscalerReader;
   analysis: AnalysisSource;
   events: EventRecorder;
   metrics: ControllerMetrics;
@@ -62,7 +70,7 @@ export class Reconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.workloads = new Workloads(deps.client, deps.deployments);
+    this.workloads = new Workloads(deps.client, deps.deployments, deps.autoscalers);
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -237,6 +245,7 @@ export class Reconciler {
     const status = rollout.status ?? {};
     const owner = ownerOf(rollout);
     await this.workloads.ensureServices(rollout, state.target, owner);
+    await this.workloads.ensureAutoscaler(rollout, state, owner);
     const traffic = await router.ensure({
       subsetLabels: {
         stable: primaryLabels(state.target),
@@ -244,7 +253,6 @@ export class Reconciler {
       },
     });
     const targetRevision = revisionOf(state.target.spec.template);
-    const canaryReplicas = state.primary?.spec.replicas ?? 1;
     const analysing = (status.phase === "Progressing" || status.phase === "Paused") && status.stepStartedAt;
     const verdicts = analysing
       ? await this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now })
@@ -252,8 +260,7 @@ export class Reconciler {
     const observed = observedShare(verdicts);
     return {
       targetRevision,
-      canaryReady:
-        state.target.spec.replicas === canaryReplicas && deploymentReady(state.target, canaryReplicas),
+      canaryReady: this.workloads.canaryReady(state),
       primary: {
         revision: state.primary?.metadata.annotations?.[REVISION_ANNOTATION],
         ready: state.primary ? deploymentReady(state.primary) : false,

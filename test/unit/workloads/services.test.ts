@@ -28,7 +28,7 @@ const ROUTE_ABORT = {
 };
 
 /** A canary Rollout of `checkout` on port 80 (pods on 8080) with these steps after `setWeight: 10`. */
-function rollout(provider: string, steps: unknown[] = []): Rollout {
+function rollout(provider: string, steps: unknown[] = [], traffic: object = {}): Rollout {
   const parsed = parseRollout({
     apiVersion: "stepwise.dev/v1alpha1",
     kind: "Rollout",
@@ -36,7 +36,7 @@ function rollout(provider: string, steps: unknown[] = []): Rollout {
     spec: {
       targetRef: { kind: "Deployment", name: "checkout" },
       service: { port: 80, targetPort: 8080 },
-      traffic: { provider },
+      traffic: { provider, ...traffic },
       strategy: { canary: { steps: [{ setWeight: 10 }, ...steps] } },
     },
   });
@@ -88,6 +88,17 @@ describe("services", () => {
       "checkout-primary",
       "checkout-canary",
       "checkout-fault",
+    ]);
+  });
+
+  it("creates one Service when the apex is also the stable Service (the name Argo users often give both)", async () => {
+    const created: KubeObject[] = [];
+    const client = { create: async (object: KubeObject) => created.push(object) } as unknown as KubeClient;
+    const workloads = new Workloads(client, { get: () => undefined });
+    await workloads.ensureServices(rollout("istio", [], { stableService: "checkout" }), target, owner);
+    expect(created.map((o) => [o.metadata.name, (o.spec as { selector: unknown }).selector])).toEqual([
+      ["checkout", { app: "checkout-primary" }],
+      ["checkout-canary", { app: "checkout" }],
     ]);
   });
 });
