@@ -63,6 +63,12 @@ const NO_AUTOSCALERS: AutoscalerReader = { get: () => undefined, list: () => [] 
 const ownedBy = (object: KubeObject, owner: OwnerReference) =>
   object.metadata.ownerReferences?.some((ref) => ref.uid === owner.uid) ?? false;
 
+/**
+ * A Rollout being deleted gets no new Service or autoscaler and adopts nothing: its finalizer releases
+ * what it adopted, and an adoption after that would leave the user's Service pointing at pods that go.
+ */
+const deleting = (rollout: Rollout) => rollout.metadata.deletionTimestamp !== undefined;
+
 /** Reads and writes the Deployments, Services and the primary's autoscaler of one rollout. */
 export class Workloads {
   private readonly servicesEnsured = new Set<string>();
@@ -97,7 +103,7 @@ export class Workloads {
    */
   async ensureServices(rollout: Rollout, target: Deployment, owner: OwnerReference): Promise<void> {
     const key = `${owner.uid}/${rollout.metadata.generation}`;
-    if (this.servicesEnsured.has(key)) return;
+    if (this.servicesEnsured.has(key) || deleting(rollout)) return;
     const { apex, primary, canary, fault } = servicesFor(rollout, target, owner);
     const adopted = new Set([primary.metadata.name, canary.metadata.name]);
     // the apex may be the stable Service (the same object then, selecting the stable pods)
@@ -130,7 +136,8 @@ export class Workloads {
 
   /**
    * Gives every Service this rollout adopted (only its stable and canary Services can be) back as it was
-   * (adoption.ts); idempotent. Called when the Rollout is deleted.
+   * (adoption.ts); idempotent. Called by the Rollout's finalizer, once the Rollout has its
+   * deletionTimestamp, after which ensureServices adopts nothing again.
    */
   async release(rollout: Rollout): Promise<void> {
     const { stable, canary } = serviceNames(rollout);
@@ -146,8 +153,6 @@ export class Workloads {
       const patch = releasePatch(service, rollout.metadata.name);
       if (patch) await this.client.mergePatch(ref, patch);
     }
-    const uid = String((rollout.metadata as { uid?: string }).uid ?? "");
-    for (const key of this.servicesEnsured) if (key.startsWith(`${uid}/`)) this.servicesEnsured.delete(key);
   }
 
   /**
@@ -156,6 +161,7 @@ export class Workloads {
    * a tick without a change writes nothing.
    */
   async ensureAutoscaler(rollout: Rollout, state: WorkloadState, owner: OwnerReference): Promise<void> {
+    if (deleting(rollout)) return; // the garbage collector deletes the primary's HPA with the Rollout
     const namespace = rollout.metadata.namespace;
     const name = primaryAutoscalerName(state.target);
     const ref = { ...AUTOSCALER, namespace, name };

@@ -101,4 +101,16 @@ describe("services", () => {
       ["checkout-canary", { app: "checkout" }],
     ]);
   });
+
+  it("creates and adopts nothing for a Rollout being deleted (its finalizer gives adopted Services back)", async () => {
+    const requests: string[] = [];
+    const client = {
+      create: async (object: KubeObject) => requests.push(`create ${object.metadata.name}`),
+      get: async (ref: { name: string }) => requests.push(`get ${ref.name}`),
+    } as unknown as KubeClient;
+    const deleting = rollout("istio");
+    deleting.metadata.deletionTimestamp = "2026-12-03T08:00:00Z";
+    await new Workloads(client, { get: () => undefined }).ensureServices(deleting, target, owner);
+    expect(requests).toEqual([]);
+  });
 });
