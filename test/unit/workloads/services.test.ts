@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseRollout, type Rollout } from "../../../src/api/rollout.ts";
-import type { KubeClient, KubeObject } from "../../../src/kube/client.ts";
+import { type KubeClient, KubeConflictError, type KubeObject } from "../../../src/kube/client.ts";
+import { ServiceNotAdoptableError } from "../../../src/workloads/adoption.ts";
 import type { Deployment } from "../../../src/workloads/deployments.ts";
-import { servicesFor } from "../../../src/workloads/services.ts";
+import { type Service, servicesFor } from "../../../src/workloads/services.ts";
 import { Workloads } from "../../../src/workloads/workloads.ts";
 
 const target: Deployment = {
@@ -112,5 +113,49 @@ describe("services", () => {
     deleting.metadata.deletionTimestamp = "2026-12-03T08:00:00Z";
     await new Workloads(client, { get: () => undefined }).ensureServices(deleting, target, owner);
     expect(requests).toEqual([]);
+  });
+
+  describe("with Services that exist", () => {
+    /** A client over `existing` Services: create answers 409 AlreadyExists for them; patches are recorded. */
+    function clientOver(existing: Service[]) {
+      const patched: string[] = [];
+      const byName = new Map(existing.map((service) => [service.metadata.name, service]));
+      const client = {
+        create: async (object: KubeObject) => {
+          if (byName.has(object.metadata.name))
+            throw new KubeConflictError("POST", "/", 409, "AlreadyExists", "exists");
+        },
+        get: async (ref: { name: string }) => structuredClone(byName.get(ref.name)),
+        mergePatch: async (ref: { name: string }) => patched.push(ref.name),
+      } as unknown as KubeClient;
+      return { client, patched };
+    }
+    const existing = (name: string, port: number, owned = false): Service => ({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: "shop", ...(owned ? { ownerReferences: [owner] } : {}) },
+      spec: { selector: { app: "checkout" }, ports: [{ port }] },
+    });
+
+    it("adopts the user's stable and canary Services, and leaves its own and the apex alone", async () => {
+      const { client, patched } = clientOver([
+        existing("checkout", 80),
+        existing("checkout-primary", 80),
+        existing("checkout-canary", 80, true),
+      ]);
+      await new Workloads(client, { get: () => undefined }).ensureServices(rollout("istio"), target, owner);
+      expect(patched).toEqual(["checkout-primary"]);
+    });
+
+    it("refuses a user's Service without the rollout's port", async () => {
+      const { client, patched } = clientOver([existing("checkout-canary", 8080)]);
+      const ensure = new Workloads(client, { get: () => undefined }).ensureServices(
+        rollout("istio"),
+        target,
+        owner,
+      );
+      await expect(ensure).rejects.toThrow(ServiceNotAdoptableError);
+      expect(patched).toEqual([]);
+    });
   });
 });
