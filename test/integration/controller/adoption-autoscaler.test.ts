@@ -123,6 +123,13 @@ const get = <T extends KubeObject>(
   name: string,
 ) => world.cluster.client.get<T>({ ...ref, name });
 
+/** The controller's writes to one object since the request log was last cleared, as "verb status". */
+const controllerWrites = (resource: string, name: string) =>
+  world.cluster.api.requestLog
+    .all({ resource, name, namespace: NS })
+    .filter((e) => e.userAgent.startsWith("stepwise-controller") && e.method !== "GET")
+    .map((e) => `${e.verb} ${e.status}`);
+
 /** Polls `read` until `done` holds of its value (a minute at most); the failure shows the last value. */
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   const deadline = Date.now() + 60_000;
@@ -203,15 +210,12 @@ describe("a target with a HorizontalPodAutoscaler", () => {
       (hpa) => hpa.spec.maxReplicas === 6,
     );
     expect(followed.spec).toEqual(primarySpec(changed.spec));
+    // the controller never wrote the user's HPA
+    expect(controllerWrites("horizontalpodautoscalers", "web")).toEqual([]);
   });
 
   it("has no replica fight over a release in which both autoscalers scale", async () => {
     const api = world.cluster.api;
-    const controllerWrites = (resource: string, name: string) =>
-      api.requestLog
-        .all({ resource, name, namespace: NS })
-        .filter((e) => e.userAgent.startsWith("stepwise-controller") && e.method !== "GET")
-        .map((e) => `${e.verb} ${e.status}`);
     const hpaWritesBefore = controllerWrites("horizontalpodautoscalers", "web-primary").length;
     api.requestLog.clear();
     const target = () => get<Deployment>(DEPLOYMENT, "web");
