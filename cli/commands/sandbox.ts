@@ -12,6 +12,7 @@ import {
   startSandbox,
   unsupportedScenario,
 } from "../../src/sandbox/sandbox.ts";
+import { ROUTE_STYLES, type RouteStyle } from "../../src/sandbox/upstream-routes.ts";
 
 /** An image tag newer than the demo's, for the example `rollout start` a kept-running sandbox prints. */
 const NEXT_DEMO_IMAGE = "ghcr.io/stefanprodan/podinfo:6.7.2";
@@ -34,6 +35,7 @@ import { sandboxApiCommand } from "./sandbox-api.ts";
 interface SandboxFlags {
   mesh: SandboxMesh;
   scenario: Scenario;
+  routes: RouteStyle;
   rps: string;
   tui?: boolean;
   output?: string;
@@ -53,6 +55,14 @@ export function sandboxCommand(): Command {
       new Option("--scenario <name>", "how the new version behaves")
         .choices([...SCENARIOS])
         .default("healthy"),
+    )
+    .addOption(
+      new Option(
+        "--routes <style>",
+        "stepwise: the controller creates its route object; upstream: it drives a user's, named the Argo way (-stable/-canary)",
+      )
+        .choices([...ROUTE_STYLES])
+        .default("stepwise"),
     )
     .option("--rps <n>", "requests per second of demo traffic", "20")
     .option("--no-tui", "plain lines even in a terminal")
@@ -80,6 +90,7 @@ export function sandboxCommand(): Command {
         const sandbox = await startSandbox({
           mesh: flags.mesh,
           scenario: flags.scenario,
+          routes: flags.routes,
           rps,
           prometheus: flags.prometheus !== false,
         });

@@ -1,4 +1,5 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { API_GROUP } from "./common.ts";
 import type { FieldError } from "./errors.ts";
 import { parseRollout, type Rollout } from "./rollout.ts";
 import { parseSLOProfile, type SLOProfile } from "./slo-profile.ts";
@@ -10,11 +11,34 @@ export interface DocumentError extends FieldError {
 
 export type ApiObject = Rollout | SLOProfile;
 
+/** A document of a kind Stepwise does not define (Deployment, Service, VirtualService, ...), as parsed. */
+export interface OtherDocument {
+  apiVersion?: string;
+  kind: string;
+  name?: string;
+  namespace?: string;
+  /** The whole document, for checks that read it (the route objects a Rollout names). */
+  value: Record<string, unknown>;
+}
+
 export interface DocumentResult {
   /** The line where the document starts. */
   line: number;
   object?: ApiObject;
+  /** Set instead of `object` for a document of another kind when other kinds are skipped. */
+  other?: OtherDocument;
   errors: DocumentError[];
+  /** The line of a field (`spec.traffic.routes[0]`), or of the deepest part of its path the document has. */
+  lineOf?: (path: string) => number;
+}
+
+export interface ParseOptions {
+  /**
+   * What a document of a kind Stepwise does not define is: an error (the default, for files meant to hold
+   * only Stepwise objects), or skipped and returned as `other` (for a whole app's manifests, as lint reads
+   * them). A document in the stepwise.dev group with an unknown kind is an error either way.
+   */
+  otherKinds?: "error" | "skip";
 }
 
 /**
@@ -134,6 +158,12 @@ function firstAlias(root: Node | null): number | undefined {
 const isStackOverflow = (error: unknown) =>
   error instanceof RangeError || /Maximum call stack size exceeded/.test(String((error as Error)?.message));
 
+/**
+ * Kinds of other API groups that share a name with ours: an Argo Rollouts `Rollout` next to a Stepwise one is
+ * another kind, not a Stepwise Rollout with a wrong apiVersion.
+ */
+const NAMESAKE_GROUPS = new Set(["argoproj.io"]);
+
 const PARSERS: Record<
   string,
   (document: unknown) => ReturnType<typeof parseRollout | typeof parseSLOProfile>
@@ -175,12 +205,38 @@ function parseAll(text: string, lineCounter: LineCounter) {
   }
 }
 
+/** The API group of an apiVersion (`networking.istio.io/v1` -> `networking.istio.io`, `v1` -> ""). */
+const groupOf = (apiVersion: unknown) =>
+  typeof apiVersion === "string" && apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
+
+/**
+ * A document of another kind, or undefined when it is (or claims to be) Stepwise's: a kind we parse whose
+ * apiVersion is ours, missing or mistyped, or any kind in our API group.
+ */
+function otherDocument(value: Record<string, unknown>, kind: string): OtherDocument | undefined {
+  const group = groupOf(value.apiVersion);
+  if (group === API_GROUP || (PARSERS[kind] && !NAMESAKE_GROUPS.has(group))) return undefined;
+  const metadata = value.metadata !== null && typeof value.metadata === "object" ? value.metadata : {};
+  const text = (field: string) => {
+    const v = (metadata as Record<string, unknown>)[field];
+    return typeof v === "string" ? v : undefined;
+  };
+  const other: OtherDocument = { kind, value };
+  if (typeof value.apiVersion === "string") other.apiVersion = value.apiVersion;
+  const name = text("name");
+  if (name !== undefined) other.name = name;
+  const namespace = text("namespace");
+  if (namespace !== undefined) other.namespace = namespace;
+  return other;
+}
+
 /**
  * Parses every document of a YAML text as a Stepwise object. Each error carries its line, so a person can
- * find it; unknown kinds are errors, not skipped. A YAML syntax error is reported once per document (the
- * first: later ones mostly follow from it), and input beyond LIMITS is one error, never an exception.
+ * find it; unknown kinds are errors unless `options.otherKinds` skips them. A YAML syntax error is reported
+ * once per document (the first: later ones mostly follow from it), and input beyond LIMITS is one error,
+ * never an exception.
  */
-export function parseDocuments(text: string): DocumentResult[] {
+export function parseDocuments(text: string, options: ParseOptions = {}): DocumentResult[] {
   const lines = new LineCounter();
   const results: DocumentResult[] = [];
   const documents = parseAll(text, lines);
@@ -220,11 +276,21 @@ export function parseDocuments(text: string): DocumentResult[] {
     if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
     const kind =
       typeof value === "object" && !Array.isArray(value) ? (value as { kind?: unknown }).kind : undefined;
+    const other =
+      options.otherKinds === "skip" && typeof kind === "string" && kind !== ""
+        ? otherDocument(value as Record<string, unknown>, kind)
+        : undefined;
+    if (other) {
+      results.push({ line, other, errors: [] });
+      continue;
+    }
     const parse = typeof kind === "string" ? PARSERS[kind] : undefined;
     if (!parse) {
       const message =
         kind === undefined
-          ? "has no kind; expected Rollout or SLOProfile"
+          ? options.otherKinds === "skip"
+            ? "has no kind; expected a Kubernetes object (Rollout and SLOProfile are checked, other kinds skipped)"
+            : "has no kind; expected Rollout or SLOProfile"
           : `unknown kind ${JSON.stringify(kind)}; expected Rollout or SLOProfile`;
       results.push({
         line,
@@ -233,12 +299,10 @@ export function parseDocuments(text: string): DocumentResult[] {
       continue;
     }
     const parsed = parse(value);
-    if (parsed.ok) results.push({ line, object: parsed.value, errors: [] });
+    const lineOf = (path: string) => lineAt(offsetOf(document.contents, splitPath(path)));
+    if (parsed.ok) results.push({ line, object: parsed.value, errors: [], lineOf });
     else {
-      const errors = parsed.errors.map((e) => ({
-        ...e,
-        line: lineAt(offsetOf(document.contents, splitPath(e.path))),
-      }));
+      const errors = parsed.errors.map((e) => ({ ...e, line: lineOf(e.path) }));
       results.push({ line, errors: errors.sort((a, b) => a.line - b.line) });
     }
   }

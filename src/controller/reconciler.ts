@@ -21,6 +21,7 @@ import {
   type WorkloadState,
   Workloads,
 } from "../workloads/workloads.ts";
+import { finalizerPatch, hasCleanupFinalizer, isBeingDeleted, releaseRoute } from "./cleanup.ts";
 import { callWebhook, webhookPayload } from "./webhooks.ts";
 
 /** Verdicts per profile over the counts in a time window (the current step). */
@@ -81,13 +82,19 @@ export class Reconciler {
    */
   async reconcile(key: string, options: { sweepFaults?: boolean } = {}): Promise<number | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
-    const raw = await this.current(key, namespace, name);
+    let raw = await this.current(key, namespace, name);
     if (!raw) {
       this.forget(key);
       return undefined;
     }
-    const parsed = parseRollout(raw);
     const log = this.deps.logger.child({ namespace, rollout: name });
+    if (isBeingDeleted(raw)) return this.cleanUp(key, raw, log);
+    if (!hasCleanupFinalizer(raw)) {
+      const marked = await this.setFinalizer(key, raw, true);
+      if (!marked) return CONFLICT_BACKOFF_MS.first;
+      raw = marked;
+    }
+    const parsed = parseRollout(raw);
     if (!parsed.ok) return this.holdInvalid(key, raw, parsed.errors);
     const rollout = parsed.value;
     const router = this.deps.routerFor(rollout);
@@ -141,6 +148,55 @@ export class Reconciler {
     if (conflictWait !== undefined) return conflictWait;
     if (notExpressible) return rollout.spec.analysis.interval;
     return decision.requeueAfterMs ?? IDLE_RESYNC_MS;
+  }
+
+  /**
+   * A deleted Rollout: traffic back to stable with no fault, match or mirror, the user's Deployment
+   * scaled back up, then the finalizer goes and garbage collection takes the owned objects. A Rollout
+   * deleted with an invalid spec cannot say which route is its own: it is let go with a Warning Event.
+   */
+  private async cleanUp(key: string, raw: KubeObject, log: Logger): Promise<number | undefined> {
+    if (!hasCleanupFinalizer(raw)) return undefined;
+    const parsed = parseRollout(raw);
+    try {
+      if (parsed.ok) {
+        const rollout = parsed.value;
+        await releaseRoute(this.deps.routerFor(rollout));
+        const state = this.workloads.read(rollout);
+        if (state) await this.workloads.scaleCanary(rollout, state, true);
+      }
+    } catch (error) {
+      if (error instanceof NotLeaderError) throw error;
+      log.warn({ err: error }, "could not clean up the deleted rollout's traffic; retrying");
+      await this.deps.events.record(raw, "CleanupFailed", errorText(error), true).catch(() => {});
+      return RETRY_MS;
+    }
+    const [reason, message] = parsed.ok
+      ? [
+          "CleanedUp",
+          "deleted: all traffic is back on the stable Service, faults and match routes are removed",
+        ]
+      : ["CleanupSkipped", "deleted with an invalid spec: its route was left as it is; check it by hand"];
+    await this.deps.events.record(raw, reason, message, !parsed.ok).catch(() => {});
+    return (await this.setFinalizer(key, raw, false)) ? undefined : CONFLICT_BACKOFF_MS.first;
+  }
+
+  /** Adds or removes the cleanup finalizer; undefined on a conflict (the object is read again). */
+  private async setFinalizer(
+    key: string,
+    raw: KubeObject,
+    present: boolean,
+  ): Promise<KubeObject | undefined> {
+    const ref = { ...ROLLOUT_TYPE, namespace: raw.metadata.namespace, name: raw.metadata.name };
+    try {
+      const object = await this.deps.client.mergePatch(ref, finalizerPatch(raw, present));
+      this.known.set(key, { basedOn: raw.metadata.resourceVersion, object });
+      return object;
+    } catch (error) {
+      if (!(error instanceof KubeConflictError || error instanceof KubeNotFoundError)) throw error;
+      await this.read(key, ref.namespace!, ref.name);
+      return undefined;
+    }
   }
 
   /** Drops everything kept about a rollout: it is gone, or was re-created under the same name. */

@@ -13,6 +13,8 @@ export const CONDITION = {
   RouteReady: "RouteReady",
   /** Every SLOProfile the analysis uses is valid (as of the last look); False names the invalid one. */
   ProfilesValid: "ProfilesValid",
+  /** The current step's analysis is running; the reason is its most severe verdict, the message each profile's. */
+  Analysing: "Analysing",
   /** A release is under way (Initializing, Progressing, Promoting, RollingBack). */
   Progressing: "Progressing",
   /** Nothing keeps the rollout from doing its job: the spec is valid, the route takes weights, not Failed. */

@@ -104,6 +104,17 @@ class Tick {
       set(CONDITION.ProfilesValid, false, "InvalidSLOProfile", invalid.evidence ?? invalid.profile);
     else if (this.obs.verdicts.length > 0)
       set(CONDITION.ProfilesValid, true, "Valid", "every SLOProfile the analysis uses is valid");
+    const verdicts = this.obs.verdicts;
+    if (verdicts.length > 0)
+      set(
+        CONDITION.Analysing,
+        true,
+        mostSevere(verdicts),
+        verdicts
+          .map((v) => `${v.profile}: ${v.verdict}${v.critical === false ? " (not critical)" : ""}`)
+          .join("; "),
+      );
+    else set(CONDITION.Analysing, false, "NoAnalysis", "no analysis runs in the current step");
     const releasing = RELEASING.includes(this.phase);
     set(CONDITION.Progressing, releasing, this.phase, this.status.message ?? this.phase);
     const ready = this.phase !== "Failed" && !this.routeBlocked();
@@ -636,4 +647,13 @@ function describeStep(step: PlanStep): string {
     case "match":
       return "route matching requests to the canary";
   }
+}
+
+/** Most severe first: the Analysing condition's reason is the worst verdict among the deciding profiles. */
+const SEVERITY = ["Fail", "Error", "NoData", "Inconclusive", "Pass"] as const;
+
+function mostSevere(verdicts: readonly ProfileVerdict[]): string {
+  const deciding = verdicts.filter((v) => v.critical !== false);
+  const kinds = new Set((deciding.length > 0 ? deciding : verdicts).map((v) => v.verdict));
+  return SEVERITY.find((kind) => kinds.has(kind)) ?? "Pending";
 }

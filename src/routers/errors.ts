@@ -35,7 +35,8 @@ export class RouteNotFoundError extends RouterError {
   override name = "RouteNotFoundError";
   constructor(
     readonly object: string,
-    detail: string,
+    /** What is missing in it and what to add (the message without the object). */
+    readonly detail: string,
   ) {
     super(`${object}: ${detail}`);
   }

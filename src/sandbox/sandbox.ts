@@ -25,6 +25,7 @@ import { type KubeApi, startKubeApi } from "./kube-api/index.ts";
 import { type Mesh, startMesh } from "./mesh/index.ts";
 import { type RunningPrometheus, runPrometheus, scrapeConfig, which } from "./prometheus.ts";
 import { startTraffic, type Traffic } from "./traffic/index.ts";
+import { type RouteStyle, upstreamRoutes } from "./upstream-routes.ts";
 
 export const MESHES = ["istio", "linkerd", "smi", "gateway", "consul"] as const;
 export type SandboxMesh = (typeof MESHES)[number];
@@ -87,6 +88,7 @@ const CHAOS_STEP = {
 
 export const NAMESPACE = "demo";
 export const APP = "podinfo";
+const DEMO_PORT = 80;
 
 export interface SandboxOptions {
   mesh: SandboxMesh;
@@ -97,6 +99,8 @@ export interface SandboxOptions {
   /** Where the controller logs (JSON lines); by default stepwise-sandbox-<pid>.log in the temp directory. */
   logFile?: string;
   seed?: number;
+  /** Whose route objects the demo drives: the controller's own (default), or a user's, named the Argo way. */
+  routes?: RouteStyle;
 }
 
 export interface Sandbox {
@@ -157,7 +161,11 @@ function demoDeployment(image: string): KubeObject {
   };
 }
 
-function demoRollout(setup: (typeof MESH_SETUP)[SandboxMesh], scenario: Scenario): KubeObject {
+function demoRollout(
+  setup: (typeof MESH_SETUP)[SandboxMesh],
+  scenario: Scenario,
+  traffic: Record<string, unknown> = { provider: setup.provider },
+): KubeObject {
   const steps: unknown[] = [{ setWeight: 20 }, { pause: { duration: "5s" } }, { setWeight: 50 }];
   if (callsDependency(scenario)) steps.push(CHAOS_STEP);
   return {
@@ -166,8 +174,8 @@ function demoRollout(setup: (typeof MESH_SETUP)[SandboxMesh], scenario: Scenario
     metadata: { name: APP, namespace: NAMESPACE },
     spec: {
       targetRef: { kind: "Deployment", name: APP },
-      service: { port: 80 },
-      traffic: { provider: setup.provider },
+      service: { port: DEMO_PORT },
+      traffic,
       strategy: { canary: { steps } },
       analysis: {
         interval: "5s",
@@ -240,6 +248,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const fault = await startFaultServer({ port: 0, host: "127.0.0.1", defaultStatus: DEFAULT_FAULT_STATUS });
     stops.push(() => fault.close());
     const dependency = await backend("payments", { scenario: "healthy" });
+    const upstream =
+      options.routes === "upstream" ? upstreamRoutes(setup.provider, APP, NAMESPACE, DEMO_PORT) : undefined;
     const primaryEndpoint = {
       url: stable.url,
       workload: `${APP}-primary`,
@@ -252,8 +262,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       namespace: NAMESPACE,
       services: {
         [APP]: primaryEndpoint,
-        [`${APP}-primary`]: primaryEndpoint,
-        [`${APP}-canary`]: { url: canary.url, workload: APP, labels: { app: APP } },
+        [upstream?.stableService ?? `${APP}-primary`]: primaryEndpoint,
+        [upstream?.canaryService ?? `${APP}-canary`]: {
+          url: canary.url,
+          workload: APP,
+          labels: { app: APP },
+        },
         [`${APP}-fault`]: fault.url,
         [DEPENDENCY]: dependency.url,
       },
@@ -321,7 +335,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     // The stable version first, as a cluster would have it; then the new version starts the rollout.
     await client.create(demoDeployment("ghcr.io/stefanprodan/podinfo:6.7.0"));
-    await client.create(demoRollout(setup, options.scenario));
+    for (const object of upstream?.objects ?? []) await client.create(object);
+    await client.create(demoRollout(setup, options.scenario, upstream?.traffic));
     await waitUntil(async () => {
       const rollout = await client.get({
         apiVersion: "stepwise.dev/v1alpha1",

@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,28 @@ async function rollout(...args: string[]) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
+}
+
+/** Runs the real `rollout` bin with `input` on its stdin. */
+function rolloutWithStdin(input: string, ...args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(join(root, "cli/bin/rollout.js"), args, { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    // lint stops reading stdin past its size limit: the rest of the input has nowhere to go
+    child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") reject(error);
+    });
+    child.stdin.end(input);
+  });
 }
 
 describe("rollout lint", () => {
@@ -57,7 +79,7 @@ describe("rollout lint", () => {
     expect(result.code).toBe(2);
     const lines = result.stderr.trim().split("\n");
     expect(lines).toEqual([
-      'test/fixtures/lint/bad/mixed.yaml:2: kind: unknown kind "ConfigMap"; expected Rollout or SLOProfile',
+      'test/fixtures/lint/bad/mixed.yaml:2: kind: unknown kind "Rolout"; expected Rollout or SLOProfile',
       "test/fixtures/lint/bad/mixed.yaml:15: spec.indicator.ratioMetric.good.metricSource.spec.queries.linkerd: uses {{pod}}, which is neither a built-in variable (namespace, workload, service) nor a declared arg",
       "test/fixtures/lint/bad/mixed.yaml:19: spec.gate.alpha: must be at most 0.5",
       expect.stringMatching(/^test\/fixtures\/lint\/bad\/broken\.yaml:3: \(yaml\): Flow sequence/),
@@ -78,6 +100,87 @@ describe("rollout lint", () => {
     const result = await rollout("--help");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ {2}lint <files...> +validate Rollout/m);
+  });
+});
+
+describe("rollout lint on a whole app: other kinds skipped, Rollouts checked against the route objects beside them", () => {
+  const app = "test/fixtures/lint/app";
+  const upstream = "test/fixtures/upstream";
+
+  it("lints an app's files clean, counting what it skipped and naming the files with nothing to check", async () => {
+    const files = ["kustomization", "deployment", "service", "virtual-service", "rollout"].map(
+      (name) => `${app}/${name}.yaml`,
+    );
+    const result = await rollout("lint", ...files);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe("1 document valid (1 Rollout); 5 other documents skipped\n");
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      `${app}/kustomization.yaml: note: no Rollout or SLOProfile here, only other kinds (1 document skipped)`,
+      `${app}/deployment.yaml: note: no Rollout or SLOProfile here, only other kinds (1 document skipped)`,
+      `${app}/service.yaml: note: no Rollout or SLOProfile here, only other kinds (2 documents skipped)`,
+      `${app}/virtual-service.yaml: note: no Rollout or SLOProfile here, only other kinds (1 document skipped)`,
+    ]);
+  });
+
+  it("- reads stdin, named <stdin> in messages", async () => {
+    const rolloutYaml = await readFile(join(root, app, "rollout.yaml"), "utf8");
+    const clean = await rolloutWithStdin(rolloutYaml, "lint", "-", `${app}/virtual-service.yaml`);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toBe("1 document valid (1 Rollout); 1 other document skipped\n");
+
+    const typo = await rolloutWithStdin(rolloutYaml.replace("port: 9898", 'port: "9898"'), "lint", "-");
+    expect(typo.code).toBe(2);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr).toBe('<stdin>:7: spec.service.port: must be a number, not the text "9898"\n');
+  });
+
+  it("stdin under the same limits as a file: empty, past 2 MiB (read no further), given twice", async () => {
+    expect(await rolloutWithStdin("", "lint", "-")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "<stdin>: is empty; expected a Rollout or SLOProfile\n",
+    });
+    const big = await rolloutWithStdin(`kind: Rollout\n${"# padding\n".repeat(300_000)}`, "lint", "-");
+    expect(big).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "<stdin>: has more than 2.0 MiB; lint reads files of at most 2.0 MiB\n",
+    });
+    expect(await rolloutWithStdin("", "lint", "-", "-")).toMatchObject({
+      code: 2,
+      stderr: "- (stdin) may be given once\n",
+    });
+  });
+
+  it("a Rollout naming a route the VirtualService does not have: both places in one message, exit 2", async () => {
+    const result = await rollout("lint", `${app}/rollout-missing-route.yaml`, `${app}/virtual-service.yaml`);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(
+      `${app}/rollout-missing-route.yaml:12: spec.traffic.routes[0]: VirtualService podinfo (${app}/virtual-service.yaml:2): has no http route named "primary"; the routes it names: debug, main\n`,
+    );
+  });
+
+  it("a Rollout driving Istio's bookinfo VirtualService, which has no route to the stable Service: the remedy, exit 2", async () => {
+    const vs = `${upstream}/istio/bookinfo-virtual-service-reviews-v3.yaml`;
+    const result = await rollout("lint", `${app}/reviews-rollout.yaml`, vs);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `${app}/reviews-rollout.yaml:13: spec.traffic.routeRef: VirtualService reviews (${vs}:3): has no http route whose destinations are only reviews-primary (and reviews-canary); add such a route, or name the route to manage; or set spec.traffic.stableService to the Service the route sends to\n`,
+    );
+    // the same Rollout with the route object left out: it lives in the cluster, lint does not judge it
+    expect(await rollout("lint", `${app}/reviews-rollout.yaml`)).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  it("files with only other kinds and no Stepwise document anywhere in the run: exit 2 (an Argo Rollout is another kind)", async () => {
+    const argo = `${upstream}/argo-rollouts/istio-subset-split.yaml`;
+    const result = await rollout("lint", argo, `${app}/deployment.yaml`);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      `${argo}: has no Rollout or SLOProfile, only other kinds (4 documents skipped)`,
+      `${app}/deployment.yaml: has no Rollout or SLOProfile, only other kinds (1 document skipped)`,
+    ]);
   });
 });
 
@@ -150,6 +253,7 @@ describe("rollout lint on hostile files: one line naming the file, exit 2, never
     for (const line of run.stderr.trimEnd().split("\n").filter(Boolean)) {
       expect(line, shown).toMatch(new RegExp(`^${dir}/fuzz-\\d+\\.yaml(:\\d+)?: \\S`));
     }
-    if (run.code === 0) expect(run.stdout).toMatch(/^\d+ documents? valid\n$/);
+    if (run.code === 0)
+      expect(run.stdout).toMatch(/^\d+ documents? valid( \(.*\); \d+ other documents? skipped)?\n$/);
   });
 });

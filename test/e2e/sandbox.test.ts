@@ -83,6 +83,31 @@ describe.concurrent("rollout sandbox end to end", () => {
   );
 });
 
+// --routes upstream: the user's own route object, named the Argo way, driven unedited to a promotion
+const upstreamCases = [
+  { mesh: "istio", route: { kind: "VirtualService", name: "podinfo-vsvc" } },
+  { mesh: "linkerd", route: { kind: "HTTPRoute", name: "podinfo-route" } },
+  { mesh: "smi", route: { kind: "TrafficSplit", name: "podinfo-split" } },
+  { mesh: "gateway", route: { kind: "HTTPRoute", name: "podinfo-route" } },
+  { mesh: "consul", route: { kind: "ServiceSplitter", name: "podinfo" } },
+];
+
+describe.concurrent("rollout sandbox --routes upstream", () => {
+  it.each(upstreamCases)("$mesh: $route.kind $route.name", { timeout: 400_000 }, async ({ mesh, route }) => {
+    const result = await sandbox(["--mesh", mesh, "--routes", "upstream", "--no-prometheus"]);
+    expect(result.code, `${result.stderr}\n${JSON.stringify(result.lines.slice(-2))}`).toBe(0);
+    const statuses = result.lines.filter((line) => "phase" in line);
+    expect(statuses.some((s) => ((s.weights as { applied?: number }).applied ?? 0) > 0)).toBe(true);
+    const summary = result.lines.at(-1)?.summary as {
+      route: { kind: string; name: string; canaryWeight: number };
+      traffic: { byVersion: Record<string, number> };
+    };
+    expect(summary.route).toMatchObject({ ...route, canaryWeight: 0 });
+    // the new version answered requests through the user's object on the way
+    expect(summary.traffic.byVersion["1.1.0"]).toBeGreaterThan(0);
+  });
+});
+
 describe("rollout sandbox input errors", () => {
   it("refuses a flaky-dependency scenario on a mesh without source-scoped faults (exit 2, one line)", async () => {
     const result = await sandbox(["--mesh", "smi", "--scenario", "flaky-dependency"]);

@@ -18,11 +18,10 @@ export function versionInfo(): Obj {
 
 const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
+/** apiserver's discovery.StorageVersionHash of the stored group/version/kind: equal for every served version. */
 function storageVersionHash(rt: ResourceType): string {
-  return createHash("sha256")
-    .update(`${apiVersionOf(rt)}/${rt.kind}`)
-    .digest("base64")
-    .slice(0, 11);
+  const groupVersion = rt.storageVersion.includes("/") ? rt.storageVersion : `/${rt.storageVersion}`;
+  return createHash("sha256").update(`${groupVersion}/${rt.kind}`).digest().subarray(0, 8).toString("base64");
 }
 
 function apiResources(rt: ResourceType): Obj[] {

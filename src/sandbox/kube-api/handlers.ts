@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import YAML from "yaml";
 import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./discovery.ts";
 import type { OpenApiCache } from "./openapi.ts";
+import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_RESPONSE } from "./openapi-v2.ts";
 import { jsonPatch, mergePatch, PATCH_TYPES, strategicMergePatch } from "./patch.ts";
 import { decodeProtobufBody, PROTOBUF } from "./protobuf.ts";
 import { isWatchParam, type RequestInfo } from "./request-info.ts";
@@ -143,6 +144,10 @@ export class ApiHandlers {
     body: Buffer,
     forceExpired: boolean,
   ): void {
+    if (!info.isResourceRequest && url.pathname === "/openapi/v2") {
+      this.openapiV2(req, res);
+      return;
+    }
     if (!acceptable(req.headers.accept) && !wantsTable(req.headers.accept)) throw notAcceptable();
     if (!info.isResourceRequest) {
       this.nonResource(req, res, url);
@@ -271,6 +276,28 @@ export class ApiHandlers {
       }
     }
     throw pathNotFound();
+  }
+
+  /** /openapi/v2 as protobuf when asked for it (client-go always is), otherwise as JSON. */
+  private openapiV2(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== "GET") throw methodNotAllowed();
+    const doc = this.openapi.v2Document();
+    if ((req.headers.accept ?? "").includes(OPENAPI_V2_PROTOBUF)) {
+      res.writeHead(200, {
+        "Content-Type": OPENAPI_V2_PROTOBUF_RESPONSE,
+        "Content-Length": doc.protobuf.length,
+        "Cache-Control": "no-cache, private",
+      });
+      res.end(doc.protobuf);
+      return;
+    }
+    if (!acceptable(req.headers.accept)) throw notAcceptable();
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(doc.json),
+      "Cache-Control": "no-cache, private",
+    });
+    res.end(doc.json);
   }
 
   private requirePatchType(rt: ResourceType, contentType: string): void {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { KUBE_VERSION } from "./discovery.ts";
+import { openApiV2Document, openApiV2Protobuf } from "./openapi-v2.ts";
 import { OBJECT_META } from "./resources/builtin-schemas.ts";
 import { apiVersionOf, type Registry, type ResourceType } from "./resources/registry.ts";
 import type { Schema } from "./schema.ts";
@@ -15,6 +16,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const BUILTIN_PACKAGES: Record<string, string> = {
   "": "io.k8s.api.core",
   apps: "io.k8s.api.apps",
+  autoscaling: "io.k8s.api.autoscaling",
   "events.k8s.io": "io.k8s.api.events",
   "coordination.k8s.io": "io.k8s.api.coordination",
   "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
@@ -190,26 +192,40 @@ export function groupVersionDocument(registry: Registry, group: string, version:
   };
 }
 
-/** Serves /openapi/v3 and its per-group-version documents, rebuilt whenever the set of served resources changes. */
+/**
+ * Serves /openapi/v3 and its per-group-version documents, and /openapi/v2 (every group-version's
+ * schemas in one document), rebuilt whenever the set of served resources changes.
+ */
 export class OpenApiCache {
   private builtAt = -1;
   private docs = new Map<string, { body: string; hash: string }>();
+  private v2: { json: string; protobuf: Buffer } = { json: "", protobuf: Buffer.alloc(0) };
 
   constructor(private readonly registry: Registry) {}
 
   private refresh(): void {
     if (this.builtAt === this.registry.version()) return;
     this.docs = new Map();
+    const definitions: Record<string, Obj> = {};
     const gvs = new Set(this.registry.all().map((rt) => apiVersionOf(rt)));
     for (const gv of gvs) {
       const [group, version] = gv.includes("/") ? gv.split("/") : ["", gv];
       const doc = groupVersionDocument(this.registry, group!, version!);
       if (!doc) continue;
+      Object.assign(definitions, (doc.components as { schemas: Obj }).schemas);
       const body = JSON.stringify(doc);
       const hash = createHash("sha512").update(body).digest("hex").toUpperCase();
       this.docs.set(group ? `apis/${group}/${version}` : `api/${version}`, { body, hash });
     }
+    const v2 = openApiV2Document(definitions);
+    this.v2 = { json: JSON.stringify(v2), protobuf: openApiV2Protobuf(v2) };
     this.builtAt = this.registry.version();
+  }
+
+  /** /openapi/v2 as JSON and as the protobuf client-go asks for. */
+  v2Document(): { json: string; protobuf: Buffer } {
+    this.refresh();
+    return this.v2;
   }
 
   root(): Obj {

@@ -7,6 +7,7 @@ import { CrdController, systemWrite } from "./crd-controller.ts";
 import { Faults } from "./faults.ts";
 import { ApiHandlers, sendError } from "./handlers.ts";
 import { kubeconfigYaml, writeKubeconfig } from "./kubeconfig.ts";
+import { MAX_REQUEST_BODY_BYTES, requestEntityTooLarge } from "./limits.ts";
 import { OpenApiCache } from "./openapi.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import { RequestLog } from "./request-log.ts";
@@ -127,7 +128,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   // let the CRD controller mark the bundled CRDs Established before anyone connects
   await new Promise((resolve) => setImmediate(resolve));
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  /** `body` is undefined when the client sent more than MAX_REQUEST_BODY_BYTES. */
+  const serve = async (req: IncomingMessage, res: ServerResponse, body: Buffer | undefined) => {
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://emulator");
     const info = parseRequestInfo(req.method ?? "GET", url.pathname, url.searchParams);
@@ -158,6 +160,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const injected = faults.errorFor(info) ?? faults.conflictFor(info);
       if (injected) throw injected;
+      if (!body) throw requestEntityTooLarge();
       handlers.handle(req, res, info, url, body, watching && faults.expireWatch(info));
     } catch (err) {
       if (res.headersSent) res.destroy();
@@ -169,8 +172,16 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
 
   const server = createServer({ keepAlive: true }, (req, res) => {
     const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => void serve(req, res, Buffer.concat(chunks)));
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      // past the limit the rest is read and dropped, so the client still gets the answer
+      if (size <= MAX_REQUEST_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on(
+      "end",
+      () => void serve(req, res, size > MAX_REQUEST_BODY_BYTES ? undefined : Buffer.concat(chunks)),
+    );
   });
   server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve, reject) => {

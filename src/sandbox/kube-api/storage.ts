@@ -1,5 +1,6 @@
 import { parseApplyConfig, refreshLastApplied, serverSideApply } from "./apply.ts";
 import { clone, deepEqual, duplicateJsonFields } from "./json.ts";
+import { checkStoredSize, validateAnnotationsSize } from "./limits.ts";
 import { recordUpdate } from "./managed-fields.ts";
 import {
   generateName,
@@ -463,6 +464,7 @@ export class Storage {
     if (this.store.get(rt.storageKey, meta.namespace, meta.name!))
       throw alreadyExists(groupResource(rt), meta.name!);
     if (opts.dryRun) return { object: obj, created: true, deleted: false, warnings };
+    checkStoredSize(obj);
     this.store.commit("ADDED", rt.storageKey, this.toStored(rt, obj));
     return {
       object: this.toServed(rt, this.store.get(rt.storageKey, meta.namespace, meta.name!)!),
@@ -506,6 +508,7 @@ export class Storage {
     }
     const errors: FieldError[] = [
       ...validateObjectMeta(obj, nameRuleFor(rt.kind), rt.namespaced),
+      ...validateAnnotationsSize(obj),
       ...schemaErrors,
       ...(rt.strategy.validate?.(obj, old) ?? []),
     ];
@@ -576,6 +579,7 @@ export class Storage {
     const finished =
       Boolean(meta.deletionTimestamp) && (meta.finalizers ?? []).length === 0 && !namespaceHeld(next);
     if (opts.dryRun) return { object: next, created: false, deleted: finished, warnings };
+    checkStoredSize(next);
     const prev = this.store.get(rt.storageKey, current.metadata.namespace, current.metadata.name!);
     const event = this.store.commit(
       finished ? "DELETED" : "MODIFIED",

@@ -101,6 +101,47 @@ const AGE: BuiltinColumn = { name: "Age", cell: (o) => age(o.metadata.creationTi
 const podContainers = (podSpec: Obj) =>
   Array.isArray(podSpec.containers) ? podSpec.containers.filter(isObj) : [];
 
+/** One metric of the TARGETS cell, as the printer's formatHPAMetrics writes it. */
+function hpaMetric(metric: Obj, status: Obj): string {
+  const quantity = (v: unknown) => (v === undefined ? "<unknown>" : String(v));
+  const percent = (v: unknown) => (typeof v === "number" ? `${v}%` : undefined);
+  switch (metric.type) {
+    case "External":
+    case "Object": {
+      const key = metric.type === "External" ? "external" : "object";
+      const target = asRecord(asRecord(metric[key]).target);
+      const current = asRecord(asRecord(status[key]).current);
+      if (target.averageValue !== undefined)
+        return `${quantity(current.averageValue)}/${target.averageValue} (avg)`;
+      return `${quantity(current.value)}/${target.value}`;
+    }
+    case "Pods":
+      return `${quantity(asRecord(asRecord(status.pods).current).averageValue)}/${asRecord(asRecord(metric.pods).target).averageValue}`;
+    case "Resource":
+    case "ContainerResource": {
+      const key = metric.type === "Resource" ? "resource" : "containerResource";
+      const source = asRecord(metric[key]);
+      const target = asRecord(source.target);
+      const current = asRecord(asRecord(status[key]).current);
+      if (target.averageValue !== undefined)
+        return `${source.name}: ${quantity(current.averageValue)}/${target.averageValue}`;
+      return `${source.name}: ${percent(current.averageUtilization) ?? "<unknown>"}/${percent(target.averageUtilization) ?? "<auto>"}`;
+    }
+    default:
+      return "<unknown type>";
+  }
+}
+
+/** The TARGETS cell of `kubectl get hpa`: the first two metrics, then how many more. */
+function hpaTargets(hpaSpec: Obj, hpaStatus: Obj): string {
+  const metrics = Array.isArray(hpaSpec.metrics) ? hpaSpec.metrics.filter(isObj) : [];
+  if (metrics.length === 0) return "<none>";
+  const current = Array.isArray(hpaStatus.currentMetrics) ? hpaStatus.currentMetrics : [];
+  const cells = metrics.map((metric, i) => hpaMetric(metric, asRecord(current[i])));
+  const shown = cells.slice(0, 2).join(", ");
+  return cells.length > 2 ? `${shown} + ${cells.length - 2} more...` : shown;
+}
+
 const BUILTIN_COLUMNS: Record<string, BuiltinColumn[]> = {
   Namespace: [{ name: "Status", cell: (o) => status(o).phase ?? "" }, AGE],
   Deployment: [
@@ -164,6 +205,21 @@ const BUILTIN_COLUMNS: Record<string, BuiltinColumn[]> = {
     AGE,
   ],
   Lease: [{ name: "Holder", cell: (o) => spec(o).holderIdentity ?? "" }, AGE],
+  HorizontalPodAutoscaler: [
+    {
+      name: "Reference",
+      cell: (o) =>
+        `${asRecord(spec(o).scaleTargetRef).kind ?? ""}/${asRecord(spec(o).scaleTargetRef).name ?? ""}`,
+    },
+    { name: "Targets", cell: (o) => hpaTargets(spec(o), status(o)) },
+    {
+      name: "MinPods",
+      cell: (o) => (typeof spec(o).minReplicas === "number" ? spec(o).minReplicas : "<unset>"),
+    },
+    { name: "MaxPods", type: "integer", cell: (o) => num(spec(o).maxReplicas) },
+    { name: "Replicas", type: "integer", cell: (o) => num(status(o).currentReplicas) },
+    AGE,
+  ],
   CustomResourceDefinition: [
     { name: "Created At", type: "date", cell: (o) => o.metadata.creationTimestamp ?? "" },
   ],

@@ -557,7 +557,7 @@ describe("API semantics", () => {
       expect(groups.find((g) => g.name === "split.smi-spec.io")?.preferredVersion.version).toBe("v1alpha4");
       expect(
         groups.find((g) => g.name === "networking.istio.io")?.versions.map((v: Json) => v.version),
-      ).toEqual(["v1", "v1beta1"]);
+      ).toEqual(["v1", "v1beta1", "v1alpha3"]);
       const resources = (await call("GET", "/apis/fixtures.stepwise.dev/v1alpha1")).json.resources as Json[];
       expect(resources.map((r) => r.name)).toEqual(["canaries", "canaries/status"]);
       expect(resources[0]).toMatchObject({
@@ -566,7 +566,33 @@ describe("API semantics", () => {
         shortNames: ["cny"],
         categories: ["stepwise"],
       });
-      expect((await call("GET", "/openapi/v2")).status).toBe(404);
+    });
+
+    it("publishes one OpenAPI v2 document with every served kind, as JSON and as kubectl's protobuf", async () => {
+      const v2 = await call("GET", "/openapi/v2");
+      expect(v2.status).toBe(200);
+      expect(v2.json).toMatchObject({ swagger: "2.0", info: { title: "Kubernetes" } });
+      const canary = v2.json.definitions["dev.stepwise.fixtures.v1alpha1.Canary"];
+      expect(canary["x-kubernetes-group-version-kind"]).toEqual([
+        { group: "fixtures.stepwise.dev", version: "v1alpha1", kind: "Canary" },
+      ]);
+      expect(canary.properties.metadata.allOf).toEqual([
+        { $ref: "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" },
+      ]);
+      expect(v2.json.definitions["io.k8s.api.apps.v1.Deployment"]).toBeDefined();
+      const pb = await fetch(`${h.api.url}/openapi/v2`, {
+        headers: {
+          Authorization: `Bearer ${h.api.token}`,
+          Accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        },
+      });
+      expect(pb.headers.get("content-type")).toBe(
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+      );
+      // gnostic Document: field 1 swagger "2.0", then field 2 info with title "Kubernetes"
+      const bytes = Buffer.from(await pb.arrayBuffer());
+      expect(bytes.subarray(0, 5)).toEqual(Buffer.from([0x0a, 0x03, 0x32, 0x2e, 0x30]));
+      expect(bytes.subarray(7, 19).toString()).toBe("\n\nKubernetes");
     });
 
     it("publishes OpenAPI v3 documents kubectl can verify fieldValidation against", async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeManifest, LIMITS, parseDocuments } from "../../../src/api/documents.ts";
@@ -52,7 +54,7 @@ describe("parseDocuments under hostile input", () => {
     expect(error.path).toBe("(yaml)");
   });
 
-  it("never throws, and every error is one line with a line number inside the file (fuzz)", () => {
+  it("never throws, and every error is one line with a line number inside the file, other kinds skipped or not (fuzz)", () => {
     fc.assert(
       fc.property(hostileYaml, (bytes) => {
         const decoded = decodeManifest(bytes);
@@ -61,7 +63,11 @@ describe("parseDocuments under hostile input", () => {
           return;
         }
         const lineCount = decoded.text.split("\n").length;
-        for (const result of parseDocuments(decoded.text)) {
+        const results = [
+          ...parseDocuments(decoded.text),
+          ...parseDocuments(decoded.text, { otherKinds: "skip" }),
+        ];
+        for (const result of results) {
           for (const error of result.errors) {
             expect(error.message).not.toContain("\n");
             expect(error.message).not.toMatch(/Maximum call stack|resource exhaustion/);
@@ -73,6 +79,107 @@ describe("parseDocuments under hostile input", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("parseDocuments with other kinds skipped (a whole app's files)", () => {
+  const app = [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata: {name: podinfo, namespace: shop}",
+    "---",
+    "apiVersion: networking.istio.io/v1alpha3",
+    "kind: VirtualService",
+    "metadata: {name: podinfo}",
+    "spec: {hosts: [podinfo]}",
+    "---",
+    "apiVersion: argoproj.io/v1alpha1",
+    "kind: Rollout",
+    "metadata: {name: podinfo}",
+    "---",
+    "apiVersion: stepwise.dev/v1alpha1",
+    "kind: Rolout",
+    "---",
+    "kind: Rollout",
+    "metadata: {name: podinfo}",
+    "---",
+    "metadata: {name: no-kind}",
+  ].join("\n");
+
+  it("returns other kinds as skipped documents with their name and namespace, Argo's Rollout among them", () => {
+    const results = parseDocuments(app, { otherKinds: "skip" });
+    expect(results.slice(0, 3).map((r) => ({ line: r.line, other: r.other, errors: r.errors }))).toEqual([
+      {
+        line: 1,
+        other: {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          name: "podinfo",
+          namespace: "shop",
+          value: {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "podinfo", namespace: "shop" },
+          },
+        },
+        errors: [],
+      },
+      {
+        line: 5,
+        other: expect.objectContaining({
+          kind: "VirtualService",
+          name: "podinfo",
+          value: expect.objectContaining({ spec: { hosts: ["podinfo"] } }),
+        }),
+        errors: [],
+      },
+      {
+        line: 10,
+        other: expect.objectContaining({ apiVersion: "argoproj.io/v1alpha1", kind: "Rollout" }),
+        errors: [],
+      },
+    ]);
+    expect(results[2]!.other).not.toHaveProperty("namespace");
+  });
+
+  it("still checks an unknown kind in our API group, a Rollout without apiVersion, and a document without kind", () => {
+    const results = parseDocuments(app, { otherKinds: "skip" });
+    expect(results.slice(3).map((r) => [r.other, r.errors[0]])).toEqual([
+      [
+        undefined,
+        { path: "kind", line: 15, message: 'unknown kind "Rolout"; expected Rollout or SLOProfile' },
+      ],
+      [undefined, expect.objectContaining({ path: "apiVersion", line: 17 })],
+      [
+        undefined,
+        {
+          path: "kind",
+          line: 20,
+          message:
+            "has no kind; expected a Kubernetes object (Rollout and SLOProfile are checked, other kinds skipped)",
+        },
+      ],
+    ]);
+  });
+
+  it("without the option, another kind is an error as before", () => {
+    const [deployment] = parseDocuments(app);
+    expect(deployment).toEqual({
+      line: 1,
+      errors: [
+        { path: "kind", line: 2, message: 'unknown kind "Deployment"; expected Rollout or SLOProfile' },
+      ],
+    });
+  });
+
+  it("gives a valid object's field lines, for checks made after parsing", () => {
+    const text = readFileSync(join(import.meta.dirname, "../../fixtures/lint/app/rollout.yaml"), "utf8");
+    const [rollout] = parseDocuments(text, { otherKinds: "skip" });
+    expect(rollout!.object?.kind).toBe("Rollout");
+    expect(rollout!.lineOf!("spec.traffic.routes[0]")).toBe(11);
+    expect(rollout!.lineOf!("spec.traffic.routeRef")).toBe(10);
+    // a field the document lacks: the line of the deepest part it has
+    expect(rollout!.lineOf!("spec.traffic.stableService")).toBe(8);
   });
 });
 

@@ -54,8 +54,24 @@ class FakeApi {
       async create(object: KubeObject) {
         return object;
       },
-      async mergePatch(_ref: ObjectRef, patch: unknown) {
-        return patch as KubeObject;
+      async mergePatch(
+        ref: ObjectRef,
+        patch: { metadata?: { resourceVersion?: string; finalizers?: string[] } },
+      ) {
+        if (ref.kind !== "Rollout") return patch as KubeObject;
+        // the controller's only write to the Rollout itself: its finalizer, conditional on the version
+        if (patch.metadata?.resourceVersion !== api.rollout.metadata.resourceVersion)
+          throw new KubeConflictError(
+            "PATCH",
+            "rollouts/checkout",
+            409,
+            "Conflict",
+            "the object has been modified",
+          );
+        api.edit((o) => {
+          o.metadata.finalizers = patch.metadata?.finalizers;
+        });
+        return structuredClone(api.rollout);
       },
       async mergePatchStatus(
         _ref: ObjectRef,

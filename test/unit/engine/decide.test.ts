@@ -51,6 +51,25 @@ describe("engine: bootstrap and the canary strategy", () => {
     expect(world.events).toContain("AnalysisFailed");
   });
 
+  it("says in the Analysing condition what the current step's analysis shows, and when none runs", () => {
+    const { world, status } = settled(canary);
+    const analysing = (s: {
+      conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    }) => s.conditions?.find((c) => c.type === "Analysing");
+    world.verdicts = (w) =>
+      w.weight > 0 ? [verdict("http-availability", "Inconclusive"), verdict("http-latency", "Pass")] : [];
+    const trace = run(canary, world, { status, until: (s) => analysing(s)?.status === "True" });
+    expect(analysing(trace.status)).toMatchObject({
+      status: "True",
+      reason: "Inconclusive",
+      message: "http-availability: Inconclusive; http-latency: Pass",
+    });
+    world.verdicts = (w) => (w.weight > 0 ? [verdict("http-availability", "Fail")] : []);
+    const rolledBack = run(canary, world, { status: trace.status, until: (s) => s.phase === "RolledBack" });
+    expect(rolledBack.history.some((s) => analysing(s)?.reason === "Fail")).toBe(true);
+    expect(analysing(rolledBack.status)).toMatchObject({ status: "False", reason: "NoAnalysis" });
+  });
+
   it("stays rolled back until a new revision arrives", () => {
     const { world, status } = settled(canary);
     world.verdicts = () => [verdict("http-availability", "Fail")];

@@ -300,6 +300,36 @@ export const POD_DISRUPTION_BUDGET = kindSchema(
   }),
 );
 
+const CROSS_VERSION_OBJECT_REFERENCE = object({ apiVersion: str, kind: str, name: str });
+const HPA_SCALING_RULES = openObject({
+  stabilizationWindowSeconds: int,
+  selectPolicy: { type: "string", enum: ["Max", "Min", "Disabled"] },
+  policies: {
+    type: "array",
+    "x-kubernetes-list-type": "atomic",
+    items: object({ type: { type: "string", enum: ["Pods", "Percent"] }, value: int, periodSeconds: int }),
+  },
+});
+
+/** autoscaling/v2 HorizontalPodAutoscaler; metric sources stay open (Resource, Pods, Object, External, ContainerResource). */
+export const HORIZONTAL_POD_AUTOSCALER = kindSchema(
+  object({
+    scaleTargetRef: CROSS_VERSION_OBJECT_REFERENCE,
+    minReplicas: int,
+    maxReplicas: int,
+    metrics: { type: "array", "x-kubernetes-list-type": "atomic", items: openObject({ type: str }) },
+    behavior: object({ scaleUp: HPA_SCALING_RULES, scaleDown: HPA_SCALING_RULES }),
+  }),
+  openObject({
+    observedGeneration: { type: "integer", format: "int64" },
+    lastScaleTime: time,
+    currentReplicas: int,
+    desiredReplicas: int,
+    currentMetrics: { type: "array", "x-kubernetes-list-type": "atomic", items: open },
+    conditions: CONDITIONS,
+  }),
+);
+
 const OBJECT_REFERENCE = openObject({
   apiVersion: str,
   kind: str,

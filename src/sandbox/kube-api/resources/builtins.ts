@@ -24,6 +24,7 @@ interface BuiltinDef {
   strategy?: Strategy;
   conversion?: Conversion;
   storageKey?: string;
+  storageVersion?: string;
 }
 
 function builtin(def: BuiltinDef): ResourceType {
@@ -40,6 +41,7 @@ function builtin(def: BuiltinDef): ResourceType {
     namespaced: def.namespaced ?? true,
     custom: false,
     storageKey: def.storageKey ?? `${group}/${def.plural}`,
+    storageVersion: def.storageVersion ?? (group ? `${group}/${def.version ?? "v1"}` : (def.version ?? "v1")),
     schema: def.schema,
     statusSubresource: def.status ?? false,
     scale: def.scale,
@@ -340,6 +342,52 @@ const podDisruptionBudgetStrategy: Strategy = {
   },
 };
 
+/** autoscaling/v2 defaults (SetDefaults_HorizontalPodAutoscaler): one replica at least, 80% CPU when no metric is given. */
+function defaultHorizontalPodAutoscaler(obj: KubeObject): void {
+  const spec = section(obj, "spec");
+  spec.minReplicas ??= 1;
+  if (!Array.isArray(spec.metrics) || spec.metrics.length === 0)
+    spec.metrics = [
+      {
+        type: "Resource",
+        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } },
+      },
+    ];
+}
+
+/** validateHorizontalPodAutoscalerSpec's replica bounds and scaleTargetRef (pkg/apis/autoscaling/validation). */
+function validateHorizontalPodAutoscaler(obj: KubeObject): FieldError[] {
+  const spec = isObj(obj.spec) ? obj.spec : {};
+  const errors: FieldError[] = [];
+  const min = typeof spec.minReplicas === "number" ? spec.minReplicas : undefined;
+  const max = typeof spec.maxReplicas === "number" ? spec.maxReplicas : 0;
+  if (min !== undefined && min < 1)
+    errors.push({
+      field: "spec.minReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(min),
+      detail: "must be greater than or equal to 1",
+    });
+  if (max < 1)
+    errors.push({
+      field: "spec.maxReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(max),
+      detail: "must be greater than 0",
+    });
+  if (min !== undefined && max < min)
+    errors.push({
+      field: "spec.maxReplicas",
+      type: "FieldValueInvalid",
+      value: renderValue(max),
+      detail: "must be greater than or equal to `minReplicas`",
+    });
+  const ref = isObj(spec.scaleTargetRef) ? spec.scaleTargetRef : {};
+  for (const key of ["kind", "name"])
+    if (!ref[key]) errors.push({ field: `spec.scaleTargetRef.${key}`, type: "FieldValueRequired" });
+  return errors;
+}
+
 const WORKLOAD = ["all"];
 
 /** The compiled-in kinds the emulator serves from the start. */
@@ -437,6 +485,7 @@ export function builtinResources(): ResourceType[] {
       schema: schemas.EVENTS_V1_EVENT,
       allowCreateOnUpdate: true,
       storageKey: "/events",
+      storageVersion: "v1",
       conversion: eventsV1Conversion,
       fieldSelectors: [
         "regarding.kind",
@@ -528,6 +577,22 @@ export function builtinResources(): ResourceType[] {
       status: true,
       generation: true,
       strategy: podDisruptionBudgetStrategy,
+    }),
+    builtin({
+      group: "autoscaling",
+      version: "v2",
+      kind: "HorizontalPodAutoscaler",
+      plural: "horizontalpodautoscalers",
+      shortNames: ["hpa"],
+      categories: WORKLOAD,
+      schema: schemas.HORIZONTAL_POD_AUTOSCALER,
+      status: true,
+      generation: true,
+      strategy: {
+        prepareForCreate: defaultHorizontalPodAutoscaler,
+        prepareForUpdate: defaultHorizontalPodAutoscaler,
+        validate: validateHorizontalPodAutoscaler,
+      },
     }),
     builtin({
       group: "apiextensions.k8s.io",

@@ -1,7 +1,7 @@
 import type { Schema } from "../schema.ts";
 import { type FieldError, renderValue } from "../status-errors.ts";
 import { isObj, type KubeObject, type Obj } from "../types.ts";
-import type { PrinterColumn, ResourceType, ScaleSubresource, Strategy } from "./registry.ts";
+import type { Conversion, PrinterColumn, ResourceType, ScaleSubresource, Strategy } from "./registry.ts";
 
 export const CRD_STORAGE_KEY = "apiextensions.k8s.io/customresourcedefinitions";
 export const CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io";
@@ -163,10 +163,22 @@ const DEFAULT_COLUMNS: PrinterColumn[] = [
   },
 ];
 
+/**
+ * The `None` conversion strategy of apiextensions-apiserver (nopConverter): an object read or written
+ * in any served version is stored in the storage version, and only apiVersion changes between them.
+ */
+function noneConversion(group: string, served: string, stored: string): Conversion {
+  return {
+    toStorage: (obj) => ({ ...obj, apiVersion: `${group}/${stored}` }),
+    fromStorage: (obj) => ({ ...obj, apiVersion: `${group}/${served}` }),
+  };
+}
+
 /** One served resource per served version of the CRD. */
 export function crdResourceTypes(crd: KubeObject): ResourceType[] {
   const spec = crdSpec(crd);
   const names = spec.names;
+  const stored = storageVersion(spec) ?? spec.versions[0]!.name;
   return spec.versions
     .filter((v) => v.served)
     .map((v) => ({
@@ -181,6 +193,7 @@ export function crdResourceTypes(crd: KubeObject): ResourceType[] {
       namespaced: spec.scope === "Namespaced",
       custom: true,
       storageKey: `${spec.group}/${names.plural}`,
+      storageVersion: `${spec.group}/${stored}`,
       schema: v.schema?.openAPIV3Schema,
       statusSubresource: isObj(v.subresources?.status),
       scale: v.subresources?.scale,
@@ -190,5 +203,6 @@ export function crdResourceTypes(crd: KubeObject): ResourceType[] {
       allowCreateOnUpdate: false,
       returnDeletedObject: false,
       strategy: {},
+      conversion: noneConversion(spec.group, v.name, stored),
     }));
 }

@@ -48,6 +48,8 @@ export interface ResourceType {
   custom: boolean;
   /** `group/plural`: every served version of a resource shares one table in the store. */
   storageKey: string;
+  /** The apiVersion objects are stored in (the CRD's storage version; a builtin's own, but for events.k8s.io). */
+  storageVersion: string;
   schema?: Schema;
   statusSubresource: boolean;
   scale?: ScaleSubresource;
