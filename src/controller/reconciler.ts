@@ -164,6 +164,7 @@ export class Reconciler {
         await releaseRoute(this.deps.routerFor(rollout));
         const state = this.workloads.read(rollout);
         if (state) await this.workloads.scaleCanary(rollout, state, true);
+        await this.workloads.release(rollout);
       }
     } catch (error) {
       if (error instanceof NotLeaderError) throw error;

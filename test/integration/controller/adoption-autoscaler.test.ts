@@ -1,7 +1,7 @@
 /**
  * The user's own objects, through the real controller process over HTTP (the API emulator):
  * - a Service the user already has, named in spec.traffic.stableService, is adopted (its selector points
- *   at the stable pods, the original is saved) and Workloads.release gives it back as it was;
+ *   at the stable pods, the original is saved), and deleting the Rollout gives it back as it was;
  * - a target with a HorizontalPodAutoscaler: the primary gets its own HPA made from the user's and kept
  *   in sync, and over a release in which both autoscalers scale, the controller writes the canary's
  *   replicas only to wake it and to put it to sleep, never against the HPA.
@@ -160,22 +160,31 @@ describe("a user's Service named in spec.traffic", () => {
     expect(canary.metadata.ownerReferences?.map((o) => o.kind)).toEqual(["Rollout"]);
   });
 
-  it("is given back as the user wrote it by Workloads.release, which is idempotent", async () => {
+  it("is given back as the user wrote it when the Rollout is deleted; release again writes nothing", async () => {
     const parsed = parseRollout(await get(ROLLOUT_TYPE_NS, "podinfo"));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-    const workloads = new Workloads(world.cluster.client, { get: () => undefined });
     const adopted = await get<Service>(SERVICE, "podinfo-stable");
-    await workloads.release(parsed.value);
+    // the finalizer calls Workloads.release before it lets the Rollout go
+    await world.cluster.client.delete({ ...ROLLOUT_TYPE_NS, name: "podinfo" });
+    await until(
+      "the Rollout gone",
+      () => get(ROLLOUT_TYPE_NS, "podinfo").catch(() => undefined),
+      (rollout) => rollout === undefined,
+    );
     const restored = await get<Service>(SERVICE, "podinfo-stable");
     // the user's selector back, and nothing else in the spec changed (the API server's defaults stay)
     expect(restored.spec).toEqual({ ...adopted.spec, selector: userService.spec.selector });
     expect(restored.metadata.labels).toEqual(userService.metadata.labels);
     expect(restored.metadata.annotations).toEqual(userService.metadata.annotations);
-    await workloads.release(parsed.value);
+    await new Workloads(world.cluster.client, { get: () => undefined }).release(parsed.value);
     const again = await get<Service>(SERVICE, "podinfo-stable");
     expect(again.metadata.resourceVersion).toBe(restored.metadata.resourceVersion);
-    // the Service the controller created is its own, not an adopted one: left alone
-    expect((await get<Service>(SERVICE, "podinfo-canary")).spec.selector).toEqual({ app: "podinfo" });
+    // the Service the controller created was its own: it goes with the Rollout, the adopted one stays
+    await until(
+      "podinfo-canary garbage-collected",
+      () => get<Service>(SERVICE, "podinfo-canary").catch(() => undefined),
+      (service) => service === undefined,
+    );
   });
 });
 
