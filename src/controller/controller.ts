@@ -11,6 +11,7 @@ import { apiSource } from "../kube/watch-source.ts";
 import type { TrafficRouter } from "../routers/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
+import { AUTOSCALER, type HorizontalPodAutoscaler } from "../workloads/autoscaler.ts";
 import { type Deployment, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import { type AnalysisSource, Reconciler } from "./reconciler.ts";
 
@@ -64,8 +65,9 @@ export function leaseName(shardSelector?: string): string {
 }
 
 /**
- * The long-running controller: informers on Rollouts and Deployments feed a work queue; workers
- * reconcile one rollout at a time each (never the same one twice at once) while this replica leads.
+ * The long-running controller: informers on Rollouts, Deployments and HorizontalPodAutoscalers feed a
+ * work queue; workers reconcile one rollout at a time each (never the same one twice at once) while this
+ * replica leads.
  */
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { client, logger } = options;
@@ -86,10 +88,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     apiSource(client, "apps/v1", "Deployment", options.namespace),
     onWatchError("Deployment"),
   );
+  const autoscalers = new Informer<HorizontalPodAutoscaler>(
+    apiSource(client, AUTOSCALER.apiVersion, AUTOSCALER.kind, options.namespace),
+    onWatchError("HorizontalPodAutoscaler"),
+  );
   const reconciler = new Reconciler({
     client,
     rollouts,
     deployments,
+    autoscalers,
     analysis: options.analysis,
     events: new EventRecorder(client),
     metrics: options.metrics,
@@ -113,12 +120,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
     }
     queue.add(key(rollout));
   });
-  deployments.on((_type, deployment) => {
-    const name = deployment.metadata.name.endsWith(PRIMARY_SUFFIX)
-      ? deployment.metadata.name.slice(0, -PRIMARY_SUFFIX.length)
-      : deployment.metadata.name;
-    for (const rolloutKey of targets.get(`${deployment.metadata.namespace}/${name}`) ?? [])
-      queue.add(rolloutKey);
+  // A Deployment, or an autoscaler of one (the user's scales the target, the primary's the primary),
+  // concerns the rollouts of the target.
+  const enqueueFor = (namespace: string | undefined, deployment: string) => {
+    const name = deployment.endsWith(PRIMARY_SUFFIX)
+      ? deployment.slice(0, -PRIMARY_SUFFIX.length)
+      : deployment;
+    for (const rolloutKey of targets.get(`${namespace}/${name}`) ?? []) queue.add(rolloutKey);
+  };
+  deployments.on((_type, deployment) => enqueueFor(deployment.metadata.namespace, deployment.metadata.name));
+  autoscalers.on((_type, hpa) => {
+    const ref = hpa.spec?.scaleTargetRef;
+    if (ref?.kind === "Deployment") enqueueFor(hpa.metadata.namespace, ref.name);
   });
 
   // Rollouts whose next tick first removes expired faults: every rollout at start and on each resync.
@@ -168,7 +181,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     await running;
   };
 
-  await Promise.all([deployments.start(), rollouts.start()]);
+  await Promise.all([deployments.start(), autoscalers.start(), rollouts.start()]);
   const resync = setInterval(resyncAll, options.resyncMs ?? 60_000);
   resync.unref();
 
@@ -197,12 +210,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
   } else startWorkers();
 
   return {
-    ready: () => rollouts.synced && deployments.synced,
+    ready: () => rollouts.synced && deployments.synced && autoscalers.synced,
     isLeader: () => elector?.isLeader ?? true,
     async stop() {
       clearInterval(resync);
       rollouts.stop();
       deployments.stop();
+      autoscalers.stop();
       await stopWorkers();
       await elector?.stop(); // after the last write: hands the lease over at once
     },

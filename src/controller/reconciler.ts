@@ -14,7 +14,13 @@ import type { TrafficRouter } from "../routers/types.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
 import { deploymentReady, primaryLabels, REVISION_ANNOTATION, revisionOf } from "../workloads/deployments.ts";
-import { type DeploymentReader, ownerOf, type WorkloadState, Workloads } from "../workloads/workloads.ts";
+import {
+  type AutoscalerReader,
+  type DeploymentReader,
+  ownerOf,
+  type WorkloadState,
+  Workloads,
+} from "../workloads/workloads.ts";
 import { finalizerPatch, hasCleanupFinalizer, isBeingDeleted, releaseRoute } from "./cleanup.ts";
 import { type Refusal, refusalOf } from "./refusals.ts";
 import { callWebhook, webhookPayload } from "./webhooks.ts";
@@ -31,6 +37,8 @@ export interface ReconcilerDeps {
   /** The informers' views of Rollouts and Deployments. */
   rollouts: { get(namespace: string | undefined, name: string): KubeObject | undefined };
   deployments: DeploymentReader;
+  /** The informer's view of HorizontalPodAutoscalers; without it no target has an autoscaler. */
+  autoscalers?: AutoscalerReader;
   analysis: AnalysisSource;
   events: EventRecorder;
   metrics: ControllerMetrics;
@@ -66,7 +74,7 @@ export class Reconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.workloads = new Workloads(deps.client, deps.deployments);
+    this.workloads = new Workloads(deps.client, deps.deployments, deps.autoscalers);
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -169,6 +177,7 @@ export class Reconciler {
         await releaseRoute(this.deps.routerFor(rollout));
         const state = this.workloads.read(rollout);
         if (state) await this.workloads.scaleCanary(rollout, state, true);
+        await this.workloads.release(rollout);
       }
     } catch (error) {
       if (error instanceof NotLeaderError) throw error;
@@ -325,6 +334,7 @@ export class Reconciler {
     const status = rollout.status ?? {};
     const owner = ownerOf(rollout);
     await this.workloads.ensureServices(rollout, state.target, owner);
+    await this.workloads.ensureAutoscaler(rollout, state, owner);
     const traffic = await router.ensure({
       subsetLabels: {
         stable: primaryLabels(state.target),
@@ -332,7 +342,6 @@ export class Reconciler {
       },
     });
     const targetRevision = revisionOf(state.target.spec.template);
-    const canaryReplicas = state.primary?.spec.replicas ?? 1;
     const analysing = (status.phase === "Progressing" || status.phase === "Paused") && status.stepStartedAt;
     const verdicts = analysing
       ? await this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now })
@@ -340,8 +349,7 @@ export class Reconciler {
     const observed = observedShare(verdicts);
     return {
       targetRevision,
-      canaryReady:
-        state.target.spec.replicas === canaryReplicas && deploymentReady(state.target, canaryReplicas),
+      canaryReady: this.workloads.canaryReady(state),
       primary: {
         revision: state.primary?.metadata.annotations?.[REVISION_ANNOTATION],
         ready: state.primary ? deploymentReady(state.primary) : false,
