@@ -7,6 +7,7 @@ import { startController } from "../../src/controller/controller.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../../src/kube/client.ts";
 import { EventRecorder } from "../../src/kube/events.ts";
 import { Informer } from "../../src/kube/informer.ts";
+import { LabelSelectorError, labelMatcher } from "../../src/kube/label-selector.ts";
 import { DEFAULT_TIMING, invalidTiming, type LeaderElectionTiming } from "../../src/kube/leader-election.ts";
 import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
@@ -44,6 +45,7 @@ interface ControllerFlags extends KubeOptions {
   workers: string;
   qps: string;
   burst: string;
+  shardSelector?: string;
 }
 
 /** SLOProfile objects in the cluster first, then the built-in profiles shipped in slo-profiles/. */
@@ -74,6 +76,19 @@ const TIMING_FLAGS: Record<keyof LeaderElectionTiming, string> = {
   renewDeadlineMs: "--leader-elect-renew-deadline",
   retryPeriodMs: "--leader-elect-retry-period",
 };
+
+/** --shard-selector as the API server would read it; a selector it would refuse is exit 2 at start. */
+function shardSelectorFlag(selector: string | undefined): string | undefined {
+  if (selector === undefined) return undefined;
+  try {
+    labelMatcher(selector);
+  } catch (error) {
+    if (error instanceof LabelSelectorError)
+      throw new CliError(`--shard-selector ${selector}: ${error.message}`, EXIT.invalidInput);
+    throw error;
+  }
+  return selector.trim() === "" ? undefined : selector;
+}
 
 /** The three lease durations, each a duration such as 10s, in client-go's order (exit 2 otherwise). */
 function leaderElectionTiming(flags: ControllerFlags): LeaderElectionTiming {
@@ -149,6 +164,10 @@ export function controllerCommand(): Command {
       )
       .option("--metrics-addr <addr>", "serve /metrics, /healthz and /readyz here", ":9090")
       .addOption(new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"))
+      .option(
+        "--shard-selector <selector>",
+        "act only on Rollouts with matching labels (e.g. stepwise.dev/shard=b); each shard elects its own leader",
+      )
       .option("--workers <n>", "rollouts reconciled at once", "4")
       .option("--qps <n>", "Kubernetes API requests per second, on average", "50")
       .option("--burst <n>", "Kubernetes API requests at once before --qps applies", "100"),
@@ -159,6 +178,7 @@ export function controllerCommand(): Command {
       const qps = numberFlag("--qps", flags.qps, (n) => n > 0, "a positive number");
       const burst = numberFlag("--burst", flags.burst, wholeAtLeastOne, "a whole number >= 1");
       const timing = leaderElectionTiming(flags);
+      const shardSelector = shardSelectorFlag(flags.shardSelector);
       // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
       const identity = `${hostname()}-${process.pid}`;
       const metrics = new ControllerMetrics();
@@ -180,6 +200,7 @@ export function controllerCommand(): Command {
         logger,
         metrics,
         workers,
+        ...(shardSelector ? { shardSelector } : {}),
         ...(flags.leaderElect
           ? {
               leaderElection: {

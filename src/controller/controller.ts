@@ -1,14 +1,17 @@
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { Rollout } from "../api/rollout.ts";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { Informer } from "../kube/informer.ts";
+import { labelMatcher } from "../kube/label-selector.ts";
 import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
 import type { TrafficRouter } from "../routers/index.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
+import { AUTOSCALER, type HorizontalPodAutoscaler } from "../workloads/autoscaler.ts";
 import { type Deployment, PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import { type AnalysisSource, Reconciler } from "./reconciler.ts";
 
@@ -16,6 +19,11 @@ export interface ControllerOptions {
   client: KubeClient;
   /** Watch one namespace; all namespaces when undefined. */
   namespace?: string;
+  /**
+   * A label selector on Rollouts: this controller (a shard) acts only on the Rollouts it matches. The
+   * watch asks the API server for them, and every reconcile checks the Rollout it decides from again.
+   */
+  shardSelector?: string;
   analysis: AnalysisSource;
   routerFor(rollout: Rollout): TrafficRouter;
   logger: Logger;
@@ -41,30 +49,60 @@ export interface RunningController {
 const key = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 
 /**
- * The long-running controller: informers on Rollouts and Deployments feed a work queue; workers
- * reconcile one rollout at a time each (never the same one twice at once) while this replica leads.
+ * The Lease a controller's replicas share: one per shard selector, so that each shard elects its own
+ * leader and shards never wait for each other. A readable part of the selector, and a hash of all of it.
+ */
+export function leaseName(shardSelector?: string): string {
+  if (!shardSelector) return "stepwise-controller";
+  const readable = shardSelector
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 30)
+    .replace(/-+$/, "");
+  const hash = createHash("sha256").update(shardSelector).digest("hex").slice(0, 8);
+  return `stepwise-controller-${readable}-${hash}`;
+}
+
+/**
+ * The long-running controller: informers on Rollouts, Deployments and HorizontalPodAutoscalers feed a
+ * work queue; workers reconcile one rollout at a time each (never the same one twice at once) while this
+ * replica leads.
  */
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { client, logger } = options;
   const onWatchError = (what: string) => (error: unknown) =>
     logger.warn({ err: error }, `${what} watch failed; retrying`);
   const rollouts = new Informer<KubeObject>(
-    apiSource(client, "stepwise.dev/v1alpha1", "Rollout", options.namespace),
+    apiSource(
+      client,
+      "stepwise.dev/v1alpha1",
+      "Rollout",
+      options.namespace,
+      options.shardSelector ? { labelSelector: options.shardSelector } : {},
+    ),
     onWatchError("Rollout"),
   );
+  const inShard = labelMatcher(options.shardSelector);
   const deployments = new Informer<Deployment>(
     apiSource(client, "apps/v1", "Deployment", options.namespace),
     onWatchError("Deployment"),
+  );
+  const autoscalers = new Informer<HorizontalPodAutoscaler>(
+    apiSource(client, AUTOSCALER.apiVersion, AUTOSCALER.kind, options.namespace),
+    onWatchError("HorizontalPodAutoscaler"),
   );
   const reconciler = new Reconciler({
     client,
     rollouts,
     deployments,
+    autoscalers,
     analysis: options.analysis,
     events: new EventRecorder(client),
     metrics: options.metrics,
     logger,
     routerFor: options.routerFor,
+    inShard: (rollout) => inShard(rollout.metadata.labels),
   });
 
   let queue = new WorkQueue();
@@ -82,12 +120,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
     }
     queue.add(key(rollout));
   });
-  deployments.on((_type, deployment) => {
-    const name = deployment.metadata.name.endsWith(PRIMARY_SUFFIX)
-      ? deployment.metadata.name.slice(0, -PRIMARY_SUFFIX.length)
-      : deployment.metadata.name;
-    for (const rolloutKey of targets.get(`${deployment.metadata.namespace}/${name}`) ?? [])
-      queue.add(rolloutKey);
+  // A Deployment, or an autoscaler of one (the user's scales the target, the primary's the primary),
+  // concerns the rollouts of the target.
+  const enqueueFor = (namespace: string | undefined, deployment: string) => {
+    const name = deployment.endsWith(PRIMARY_SUFFIX)
+      ? deployment.slice(0, -PRIMARY_SUFFIX.length)
+      : deployment;
+    for (const rolloutKey of targets.get(`${namespace}/${name}`) ?? []) queue.add(rolloutKey);
+  };
+  deployments.on((_type, deployment) => enqueueFor(deployment.metadata.namespace, deployment.metadata.name));
+  autoscalers.on((_type, hpa) => {
+    const ref = hpa.spec?.scaleTargetRef;
+    if (ref?.kind === "Deployment") enqueueFor(hpa.metadata.namespace, ref.name);
   });
 
   // Rollouts whose next tick first removes expired faults: every rollout at start and on each resync.
@@ -137,7 +181,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     await running;
   };
 
-  await Promise.all([deployments.start(), rollouts.start()]);
+  await Promise.all([deployments.start(), autoscalers.start(), rollouts.start()]);
   const resync = setInterval(resyncAll, options.resyncMs ?? 60_000);
   resync.unref();
 
@@ -149,7 +193,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const leader = new LeaderElector(client.withoutFence(), {
       ...timing,
       namespace,
-      name: name ?? "stepwise-controller",
+      name: name ?? leaseName(options.shardSelector),
       identity,
       onStartedLeading: () => {
         logger.info({ identity }, "became the leader");
@@ -166,12 +210,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
   } else startWorkers();
 
   return {
-    ready: () => rollouts.synced && deployments.synced,
+    ready: () => rollouts.synced && deployments.synced && autoscalers.synced,
     isLeader: () => elector?.isLeader ?? true,
     async stop() {
       clearInterval(resync);
       rollouts.stop();
       deployments.stop();
+      autoscalers.stop();
       await stopWorkers();
       await elector?.stop(); // after the last write: hands the lease over at once
     },

@@ -13,7 +13,13 @@ import { type TrafficRouter, WeightNotExpressibleError } from "../routers/index.
 import type { Logger } from "../telemetry/logger.ts";
 import type { ControllerMetrics } from "../telemetry/metrics.ts";
 import { deploymentReady, primaryLabels, REVISION_ANNOTATION, revisionOf } from "../workloads/deployments.ts";
-import { type DeploymentReader, ownerOf, type WorkloadState, Workloads } from "../workloads/workloads.ts";
+import {
+  type AutoscalerReader,
+  type DeploymentReader,
+  ownerOf,
+  type WorkloadState,
+  Workloads,
+} from "../workloads/workloads.ts";
 import { finalizerPatch, hasCleanupFinalizer, isBeingDeleted, releaseRoute } from "./cleanup.ts";
 import { type Refusal, refusalOf } from "./refusals.ts";
 import { callWebhook, webhookPayload } from "./webhooks.ts";
@@ -30,11 +36,15 @@ export interface ReconcilerDeps {
   /** The informers' views of Rollouts and Deployments. */
   rollouts: { get(namespace: string | undefined, name: string): KubeObject | undefined };
   deployments: DeploymentReader;
+  /** The informer's view of HorizontalPodAutoscalers; without it no target has an autoscaler. */
+  autoscalers?: AutoscalerReader;
   analysis: AnalysisSource;
   events: EventRecorder;
   metrics: ControllerMetrics;
   logger: Logger;
   routerFor(rollout: Rollout): TrafficRouter;
+  /** Whether a Rollout is this controller's (its shard selector); every Rollout when absent. */
+  inShard?: (rollout: KubeObject) => boolean;
   now?: () => Date;
 }
 
@@ -63,7 +73,7 @@ export class Reconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.workloads = new Workloads(deps.client, deps.deployments);
+    this.workloads = new Workloads(deps.client, deps.deployments, deps.autoscalers);
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -75,7 +85,8 @@ export class Reconciler {
   async reconcile(key: string, options: { sweepFaults?: boolean } = {}): Promise<number | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     let raw = await this.current(key, namespace, name);
-    if (!raw) {
+    // Another shard's (relabelled since the cache saw it, say): never act on it, even to clean up.
+    if (!raw || this.deps.inShard?.(raw) === false) {
       this.forget(key);
       return undefined;
     }
@@ -165,6 +176,7 @@ export class Reconciler {
         await releaseRoute(this.deps.routerFor(rollout));
         const state = this.workloads.read(rollout);
         if (state) await this.workloads.scaleCanary(rollout, state, true);
+        await this.workloads.release(rollout);
       }
     } catch (error) {
       if (error instanceof NotLeaderError) throw error;
@@ -321,6 +333,7 @@ export class Reconciler {
     const status = rollout.status ?? {};
     const owner = ownerOf(rollout);
     await this.workloads.ensureServices(rollout, state.target, owner);
+    await this.workloads.ensureAutoscaler(rollout, state, owner);
     const traffic = await router.ensure({
       subsetLabels: {
         stable: primaryLabels(state.target),
@@ -328,7 +341,6 @@ export class Reconciler {
       },
     });
     const targetRevision = revisionOf(state.target.spec.template);
-    const canaryReplicas = state.primary?.spec.replicas ?? 1;
     const analysing = (status.phase === "Progressing" || status.phase === "Paused") && status.stepStartedAt;
     const verdicts = analysing
       ? await this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now })
@@ -336,8 +348,7 @@ export class Reconciler {
     const observed = observedShare(verdicts);
     return {
       targetRevision,
-      canaryReady:
-        state.target.spec.replicas === canaryReplicas && deploymentReady(state.target, canaryReplicas),
+      canaryReady: this.workloads.canaryReady(state),
       primary: {
         revision: state.primary?.metadata.annotations?.[REVISION_ANNOTATION],
         ready: state.primary ? deploymentReady(state.primary) : false,

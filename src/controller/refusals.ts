@@ -1,6 +1,7 @@
 /**
  * Refusals: failures that no retry can fix, only a user's edit (a route object or route that does not
- * exist, a mesh API the cluster does not serve, a part of the route someone else owns). The rollout holds
+ * exist, a mesh API the cluster does not serve, a part of the route someone else owns, a user's Service
+ * or autoscaler that cannot be used as it is). The rollout holds
  * where it is with the condition below False, its message the remedy, and one Warning Event; it goes on
  * by itself once the cause is fixed. Any other failure is retried as it is.
  */
@@ -11,6 +12,7 @@ import {
   RouteNotFoundError,
   UnsupportedOperationError,
 } from "../routers/index.ts";
+import { ServiceNotAdoptableError, WorkloadConflictError } from "../workloads/adoption.ts";
 
 export interface Refusal {
   condition: ConditionType;
@@ -25,6 +27,8 @@ const REFUSALS: readonly [new (...args: never[]) => Error, ConditionType, string
   [ApiNotServedError, CONDITION.RouteReady, "ApiNotServed"],
   [ForeignConfigError, CONDITION.RouteReady, "ForeignConfig"],
   [UnsupportedOperationError, CONDITION.RouteReady, "UnsupportedOperation"],
+  [ServiceNotAdoptableError, CONDITION.WorkloadsReady, "ServiceNotAdoptable"],
+  [WorkloadConflictError, CONDITION.WorkloadsReady, "WorkloadConflict"],
 ];
 
 /** The refusal an error stands for, or undefined when it is worth retrying as it is. */

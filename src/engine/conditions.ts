@@ -11,6 +11,8 @@ export const CONDITION = {
   SpecValid: "SpecValid",
   /** The route object takes the weights asked for; False says why it cannot. */
   RouteReady: "RouteReady",
+  /** The user's Services and autoscaler named for the rollout can be used as they are; False says what to change. */
+  WorkloadsReady: "WorkloadsReady",
   /** Every SLOProfile the analysis uses is valid (as of the last look); False names the invalid one. */
   ProfilesValid: "ProfilesValid",
   /** The current step's analysis is running; the reason is its most severe verdict, the message each profile's. */

@@ -95,6 +95,8 @@ class Tick {
       this.status.conditions = withCondition(this.status.conditions, type, value, reason, message, this.now);
     };
     set(CONDITION.SpecValid, true, "Valid", "the spec is valid");
+    // the engine runs only once the workloads were read and made as the rollout needs them
+    set(CONDITION.WorkloadsReady, true, "Ready", "the Services and autoscaler are as the rollout needs them");
     if (this.weightApplied())
       set(CONDITION.RouteReady, true, "WeightApplied", "the route carries the desired weights");
     else if (!this.routeBlocked())

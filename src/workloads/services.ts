@@ -1,6 +1,7 @@
 import { type Rollout, serviceNames } from "../api/rollout.ts";
 import { FAULT_SERVER_LABELS, FAULT_SERVER_PORT } from "../faults/deployment.ts";
 import type { KubeObject, OwnerReference } from "../kube/client.ts";
+import { ROLLOUT_LABEL } from "./adoption.ts";
 import { type Deployment, MANAGED_BY, primarySelector } from "./deployments.ts";
 
 export interface Service extends KubeObject {
@@ -23,7 +24,8 @@ function abortsToFaultBackend(rollout: Rollout): boolean {
 /**
  * The Services the traffic APIs route between: `<name>-primary` (stable pods), `<name>-canary` (the
  * target's pods) and the apex `<name>` that callers address, which selects the stable pods so that
- * callers outside the mesh get the stable version. The apex is created only when missing. When abort
+ * callers outside the mesh get the stable version. The apex is created only when missing; it may have the
+ * stable Service's name (one object, then). When abort
  * faults need the error backend, also `<name>-fault`, which selects the fault server's pods
  * (manifests/fault-server, installed in the rollout's namespace).
  */
@@ -44,7 +46,7 @@ export function servicesFor(
     metadata: {
       name: serviceName,
       namespace: rollout.metadata.namespace,
-      labels: { ...MANAGED_BY, "stepwise.dev/rollout": name },
+      labels: { ...MANAGED_BY, [ROLLOUT_LABEL]: name },
       ownerReferences: [owner],
     },
     spec: { selector, ports: [{ name: portName ?? "http", port, targetPort: podPort }] },

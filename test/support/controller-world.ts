@@ -5,6 +5,7 @@
  * profile; startControllerWorld returns once all of them are Idle.
  */
 import type { ChildProcess } from "node:child_process";
+import type { KubeObject } from "../../src/kube/client.ts";
 import {
   canaryRollout,
   deployment,
@@ -34,7 +35,17 @@ export interface ControllerWorld {
 
 export async function startControllerWorld(
   namespace: string,
-  rollouts: Record<string, { steps: unknown[]; errorRate: number }>,
+  rollouts: Record<
+    string,
+    {
+      steps: unknown[];
+      errorRate: number;
+      /** More Rollout spec fields (spec.traffic, say). */
+      spec?: Record<string, unknown>;
+      /** The user's objects that exist before the Rollout (a Service, an autoscaler). */
+      objects?: KubeObject[];
+    }
+  >,
 ): Promise<ControllerWorld> {
   const cluster = await startTestCluster({}, namespace);
   const metrics = new SyntheticIstioMetrics();
@@ -75,11 +86,14 @@ export async function startControllerWorld(
   try {
     await started(controller);
     if (!running()) throw new Error(`the controller exited early:\n${log}`);
-    for (const [name, { steps, errorRate }] of Object.entries(rollouts)) {
+    for (const [name, { steps, errorRate, spec, objects }] of Object.entries(rollouts)) {
       metrics.set(namespace, name, 2_000, errorRate);
       metrics.set(namespace, `${name}-primary`, 8_000, 0.001);
+      for (const object of objects ?? []) await cluster.client.create(object);
       await cluster.client.create(deployment(name, namespace, "registry/app:1"));
-      await cluster.client.create(canaryRollout(name, namespace, steps, { progressDeadlineSeconds: 300 }));
+      await cluster.client.create(
+        canaryRollout(name, namespace, steps, { progressDeadlineSeconds: 300, ...spec }),
+      );
     }
     for (const name of Object.keys(rollouts)) await waitUntil(name, (s) => s.phase === "Idle", "Idle");
   } catch (error) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLEANUP_FINALIZER } from "../../../src/controller/cleanup.ts";
 import { KubeNotFoundError, type KubeObject } from "../../../src/kube/client.ts";
 import type { Deployment } from "../../../src/workloads/deployments.ts";
+import type { Service } from "../../../src/workloads/services.ts";
 import {
   canaryRollout,
   deployment,
@@ -56,6 +57,16 @@ function userRoute(name: string): KubeObject {
   };
 }
 
+/** A Service of the user's, selecting their app's pods whatever the version, as before any release. */
+function userService(name: string): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: NS },
+    spec: { selector: { app: "mid" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+  };
+}
+const SERVICE = (name: string) => ({ apiVersion: "v1", kind: "Service", namespace: NS, name });
 const VS = (name: string) => ({
   apiVersion: "networking.istio.io/v1",
   kind: "VirtualService",
@@ -82,6 +93,7 @@ async function newRollout(name: string, steps: unknown[]) {
   metrics.set(NS, name, 2_000, 0.001);
   metrics.set(NS, `${name}-primary`, 8_000, 0.001);
   await cluster.client.create(userRoute(name));
+  await cluster.client.create(userService(`${name}-stable`));
   await cluster.client.create(deployment(name, NS, `${name}:1`, 1));
   await cluster.client.create(
     canaryRollout(name, NS, steps, {
@@ -125,6 +137,8 @@ describe("a deleted Rollout", { timeout: 120_000 }, () => {
     ]);
     const rollout = await cluster.client.get(ROLLOUT(name));
     expect(rollout.metadata.finalizers).toContain(CLEANUP_FINALIZER);
+    const adopted = await cluster.client.get<Service>(SERVICE(`${name}-stable`));
+    expect(adopted.spec.selector).not.toEqual(userService(`${name}-stable`).spec.selector);
     const applied = structuredClone((await cluster.client.get(VS(name))).spec);
     await setImage(cluster.client, NS, name, `${name}:2`);
     await waitForStatus(
@@ -143,6 +157,10 @@ describe("a deleted Rollout", { timeout: 120_000 }, () => {
     expect(await gone(ROLLOUT(name), 15_000)).toBe(true);
     const after = await cluster.client.get(VS(name));
     expect(after.spec).toEqual(applied);
+    // the user's Service is theirs again, as they wrote it
+    const restored = await cluster.client.get<Service>(SERVICE(`${name}-stable`));
+    expect(restored.spec.selector).toEqual(userService(`${name}-stable`).spec.selector);
+    expect(restored.metadata.annotations ?? {}).toEqual({});
     // the target Deployment is the user's: it stays, scaled to serve; the primary went with the Rollout
     const target = await cluster.client.get<Deployment>({
       apiVersion: "apps/v1",

@@ -3,7 +3,8 @@
  * the args and env of the rendered Deployment, leader election on) runs against the API emulator through
  * bootstrap and two releases of rollouts that exercise every code path that talks to the API (for Istio:
  * host and subset mode, a DestinationRule of the user's and one of its own, a dependency fault created and
- * deleted; for the Gateway API: an HTTPRoute it creates and a user's GRPCRoute). Then the emulator's request
+ * deleted; for the Gateway API: an HTTPRoute it creates and a user's GRPCRoute; for every overlay: a user's
+ * stable Service it adopts, and a user's HPA that changes, then goes). Then the emulator's request
  * log is compared with the rules the overlay binds to the controller's ServiceAccount: every request must be
  * granted, and every granted (group, resource, verb) must have been used, but for the allow-list below.
  */
@@ -116,6 +117,32 @@ const SCENARIOS: Record<Overlay, Scenario[]> = {
   "linkerd-smi": [{ name: "split", traffic: { provider: "smi" } }],
   consul: [{ name: "splitter", traffic: { provider: "consul" } }],
 };
+
+/**
+ * The user's own objects around the first rollout of each overlay: its stable Service (the default name),
+ * which the controller adopts, and an HPA of its Deployment, from which the controller makes the primary's.
+ */
+function usersWorkloadObjects(name: string): KubeObject[] {
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: `${name}-primary`, namespace: NS },
+      spec: { selector: { app: name }, ports: [{ name: "http", port: 80, targetPort: 80 }] },
+    },
+    {
+      ...HPA,
+      metadata: { name, namespace: NS },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+        minReplicas: 2,
+        maxReplicas: 4,
+      },
+    },
+  ];
+}
+
+const HPA = { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" } as const;
 
 /** The built-in availability profile under another name, without warm-up, judging against a bound only. */
 function fastProfile(): KubeObject {
@@ -277,8 +304,10 @@ describe.concurrent.each(Object.keys(OVERLAYS) as Overlay[])("the %s overlay", (
     await client.create(fastProfile());
 
     const scenarios = SCENARIOS[overlay];
-    for (const scenario of scenarios) {
-      for (const object of scenario.objects?.(scenario.name) ?? []) await client.create(object);
+    for (const [index, scenario] of scenarios.entries()) {
+      const users = index === 0 ? usersWorkloadObjects(scenario.name) : [];
+      for (const object of [...(scenario.objects?.(scenario.name) ?? []), ...users])
+        await client.create(object);
       await client.create(deployment(scenario.name, "registry/app:1.0"));
       await client.create(rollout(scenario));
     }
@@ -302,6 +331,18 @@ describe.concurrent.each(Object.keys(OVERLAYS) as Overlay[])("the %s overlay", (
           ),
         );
       }
+      // the user's HPA changes, then goes: the primary's follows, then goes too
+      const first = scenarios[0]!.name;
+      const primaryHpa = () =>
+        client.get({ ...HPA, namespace: NS, name: `${first}-primary` }).catch(() => undefined) as Promise<
+          Json | undefined
+        >;
+      await client.mergePatch({ ...HPA, namespace: NS, name: first }, { spec: { maxReplicas: 5 } });
+      await waitFor("the primary's HPA to follow", async () =>
+        (await primaryHpa())?.spec.maxReplicas === 5 ? true : undefined,
+      );
+      await client.delete({ ...HPA, namespace: NS, name: first });
+      await waitFor("the primary's HPA to go", async () => ((await primaryHpa()) ? undefined : true));
     } catch (error) {
       throw new Error(`${(error as Error).message}\ncontroller output:\n${running.output().slice(-4000)}`);
     }
