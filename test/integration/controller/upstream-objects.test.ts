@@ -5,6 +5,8 @@
  * healthy release is promoted and a failing one rolled back. The object is watched throughout: every
  * version of it keeps the user's other routes, hosts, matches, retries, timeouts, headers and CORS, and
  * the user's own entries of the managed list; after each release its spec deep-equals what was applied.
+ * Where upstream ships the stable and canary Services too (Argo Rollouts' stable-svc / canary-svc), they
+ * are applied as well and the controller adopts them.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -23,6 +25,7 @@ import { RECORD_PREFIX } from "../../../src/routers/record.ts";
 import { type KubeApi, startKubeApi } from "../../../src/sandbox/kube-api/index.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
+import { ADOPTED_SELECTOR_ANNOTATION } from "../../../src/workloads/adoption.ts";
 import { ownerOf } from "../../../src/workloads/workloads.ts";
 import { SyntheticIstioMetrics } from "../../support/synthetic-metrics.ts";
 import { UPSTREAM } from "../../unit/routers/support.ts";
@@ -49,8 +52,10 @@ interface Case {
   traffic: Record<string, unknown>;
   /** JSON pointer (in spec) of the weighted list the controller manages; everything else must stay. */
   managed: string;
-  /** Other upstream objects the case needs (a DestinationRule for subset mode). */
-  also?: string[];
+  /** Other upstream objects the case needs (a DestinationRule for subset mode, the user's Services). */
+  also?: { file: string; kind: string }[];
+  /** spec.service.port: the port of the user's Services where the case has them; else 8080. */
+  port?: number;
 }
 
 const CASES: Case[] = [
@@ -67,6 +72,9 @@ const CASES: Case[] = [
       canaryService: "canary-svc",
     },
     managed: "/http/0/route",
+    // The Services Argo's docs deploy beside it: the controller adopts them.
+    also: [{ file: "istio/argo-rollouts-services.yaml", kind: "Service" }],
+    port: 80,
   },
   {
     file: "istio/flagger-frontend.yaml",
@@ -88,7 +96,7 @@ const CASES: Case[] = [
       subsets: { stable: "v3", canary: "canary" },
     },
     managed: "/http/1/route",
-    also: ["../routers/upstream-destinationrule-reviews.yaml"],
+    also: [{ file: "../routers/upstream-destinationrule-reviews.yaml", kind: "DestinationRule" }],
   },
   {
     file: "gateway/gateway-api-bar-route.yaml",
@@ -181,12 +189,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** kubectl apply of one document of an upstream file, as a user or a GitOps tool would (stdin). */
+/** kubectl apply of the documents of one kind in an upstream file, as a user or a GitOps tool would. */
 async function kubectlApply(file: string, kind: string, namespace: string): Promise<void> {
   const docs = parseAllDocuments(await readFile(join(UPSTREAM, file), "utf8"));
   // Only the kinds the emulator serves: consul-k8s's file also holds ServiceDefaults.
-  const doc = docs.find((d) => (d.toJS() as KubeObject).kind === kind);
-  if (!doc) throw new Error(`${file} has no ${kind}`);
+  const ofKind = docs.filter((d) => (d.toJS() as KubeObject).kind === kind);
+  if (ofKind.length === 0) throw new Error(`${file} has no ${kind}`);
   const child = execFile("kubectl", [
     "--kubeconfig",
     join(dir, "kubeconfig"),
@@ -205,13 +213,8 @@ async function kubectlApply(file: string, kind: string, namespace: string): Prom
       code === 0 ? resolve() : reject(new Error(`kubectl apply ${file}: ${stderr}`)),
     );
   });
-  child.stdin?.end(doc.toString());
+  child.stdin?.end(ofKind.map((d) => d.toString()).join("---\n"));
   await done;
-}
-
-async function served(apiVersion: string): Promise<boolean> {
-  const [group, version] = apiVersion.split("/") as [string, string];
-  return (await client.apiGroup(group))?.versions.includes(version) ?? false;
 }
 
 function deployment(name: string, namespace: string, image: string): KubeObject {
@@ -333,20 +336,23 @@ function watchObject(ref: ObjectRef, applied: KubeObject, managed: string) {
 describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
   it("a healthy release is promoted and a failing one rolled back; the user's object is as written after each", {
     timeout: 120_000,
-  }, async (ctx) => {
-    if (!(await served(c.ref.apiVersion))) {
-      // networking.istio.io/v1alpha3 and gateway.networking.k8s.io/v1beta1 come with the emulator's served
-      // versions (issue 15).
-      ctx.skip(`the emulator does not serve ${c.ref.apiVersion}`);
-    }
+  }, async () => {
     await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: c.namespace } });
     await kubectlApply(c.file, c.ref.kind, c.namespace);
-    for (const file of c.also ?? []) {
-      const kind = (parse(await readFile(join(UPSTREAM, file), "utf8")) as KubeObject).kind;
-      await kubectlApply(file, kind, c.namespace);
-    }
+    for (const { file, kind } of c.also ?? []) await kubectlApply(file, kind, c.namespace);
     const ref: ObjectRef = { ...c.ref, namespace: c.namespace };
     const applied = await client.get(ref);
+    // The user's own stable and canary Services, where the case applies them.
+    const adoptable = c.also?.some((a) => a.kind === "Service")
+      ? [c.traffic.stableService as string, c.traffic.canaryService as string]
+      : [];
+    const servicesOf = () =>
+      Promise.all(
+        adoptable.map((name) =>
+          client.get({ apiVersion: "v1", kind: "Service", namespace: c.namespace, name }),
+        ),
+      );
+    const usersServices = await servicesOf();
 
     metrics.set(c.namespace, c.rollout, 2_000, 0.001);
     metrics.set(c.namespace, `${c.rollout}-primary`, 8_000, 0.001);
@@ -360,7 +366,7 @@ describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
         metadata: { name: c.rollout, namespace: c.namespace },
         spec: {
           targetRef: { kind: "Deployment", name: c.rollout },
-          service: { port: 8080 },
+          service: { port: c.port ?? 8080 },
           traffic: c.traffic,
           strategy: { canary: { steps: [{ setWeight: 20 }, { analysis: {} }] } },
           analysis: { interval: "1s", metrics: "istio", profiles: [{ name: "http-availability" }] },
@@ -369,6 +375,12 @@ describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
       });
       const initial = await waitFor(c, (s) => s.phase === "Idle", "Idle (bootstrapped)");
       expect((await client.get(ref)).spec).toEqual(applied.spec);
+      // The user's Services are adopted: the selector they wrote is kept, to be given back.
+      for (const [i, service] of (await servicesOf()).entries()) {
+        expect(service.metadata.annotations?.[ADOPTED_SELECTOR_ANNOTATION]).toBe(
+          JSON.stringify(asRecord(usersServices[i]?.spec).selector),
+        );
+      }
 
       await setImage(c, "registry/app:1.1");
       const promoted = await waitFor(c, (s) => s.phase === "Succeeded", "Succeeded");
