@@ -19,14 +19,8 @@ import { ControllerMetrics } from "../../src/telemetry/metrics.ts";
 import { startTelemetryServer } from "../../src/telemetry/server.ts";
 import { ownerOf } from "../../src/workloads/workloads.ts";
 import { EXIT } from "../exit-codes.ts";
-import {
-  CliError,
-  clientFrom,
-  type KubeOptions,
-  numberFlag,
-  runCli,
-  withKubeOptions,
-} from "../kube-options.ts";
+import { clientFrom } from "../kube-options.ts";
+import { CliError, type KubeOptions, numberFlag, runCli, withKubeOptions } from "../options.ts";
 import { installCrdsCommand, requireStepwiseApi } from "../stepwise-api.ts";
 
 interface ControllerFlags extends KubeOptions {

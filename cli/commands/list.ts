@@ -4,7 +4,8 @@ import type { RolloutStatus } from "../../src/api/rollout.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import { clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { clientFrom, explain } from "../kube-options.ts";
+import { type KubeOptions, runCli, withKubeOptions } from "../options.ts";
 import { requireStepwiseApi } from "../stepwise-api.ts";
 
 function age(created: string | undefined, now: number): string {
