@@ -39,7 +39,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   list: {
     usage: "[options]",
-    summary: "list rollouts with their phase, step and canary weight",
+    summary:
+      "list rollouts with their phase, step, canary weight and the reason the controller refuses to go on, if it does",
     load: () => import("./commands/list.ts").then((m) => [m.listCommand()]),
   },
   promote: {

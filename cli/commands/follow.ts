@@ -2,6 +2,8 @@ import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
 import type { Rollout } from "../../src/api/rollout.ts";
+import { formatRefusal } from "../../src/client/refusals.ts";
+import { CONDITION } from "../../src/engine/conditions.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
@@ -78,6 +80,16 @@ function actionsFor(followed: Promise<Followed>) {
   return { promote: send("promote"), abort: send("abort"), pause: send("pause"), resume: send("resume") };
 }
 
+/**
+ * Whether a refusal ends the wait (exit 2): one the controller holds the awaited revision with, or an
+ * invalid spec, which holds any revision (the controller does not start one on a spec it cannot read).
+ */
+function isRefused(snapshot: Snapshot, wait: WaitOptions): boolean {
+  return snapshot.refusals.some(
+    (refusal) => refusal.type === CONDITION.SpecValid || isAwaited(snapshot.rollout, wait),
+  );
+}
+
 /** Whether this version of the rollout is the revision (or has taken the command) being waited for. */
 function isAwaited(rollout: Rollout | undefined, wait: WaitOptions): boolean {
   const status = rollout?.status;
@@ -99,6 +111,7 @@ export async function followUntilOutcome(
   const store = new RolloutStore(wait.metricsSource ? { metricsSource: wait.metricsSource } : {});
   const outcome = (snapshot: Snapshot) => {
     if (snapshot.connection === "gone") return EXIT.failed;
+    if (isRefused(snapshot, wait)) return EXIT.invalidInput;
     if (!isAwaited(snapshot.rollout, wait)) return undefined;
     return outcomeOf(snapshot.rollout?.status, wait);
   };
@@ -135,14 +148,14 @@ export async function followUntilOutcome(
   }
   const { explain } = await kubeOptions();
   try {
-    const { followRollout } = await import("../../src/client/follow.ts");
+    const { DELETED, followRollout } = await import("../../src/client/follow.ts");
     stopWatch = await followRollout(
       client,
       ref,
       (rollout, problem) => {
         if (rollout) store.update(rollout);
-        else if (problem === "the rollout was deleted") store.connection("gone");
-        else if (problem) store.event(`the rollout does not parse: ${problem}`, true);
+        else if (problem === DELETED) store.connection("gone");
+        else if (problem) store.invalid(problem);
       },
       (connection) => store.connection(connection),
     );
@@ -150,7 +163,8 @@ export async function followUntilOutcome(
     await endView();
     throw explain(error, `rollout ${ref.namespace}/${ref.name}`);
   }
-  if (!store.getSnapshot().rollout) {
+  // a Rollout that exists but does not parse is held (SpecValid=False): the wait ends at once with exit 2
+  if (!store.getSnapshot().rollout && store.getSnapshot().refusals.length === 0) {
     stopWatch();
     await endView();
     throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
@@ -217,8 +231,10 @@ export async function followUntilOutcome(
 /** One status: a progress line, its JSON object, or that object as YAML (the same fields). */
 const printOnce = (store: RolloutStore, format: "plain" | "json" | "yaml") => {
   const snapshot = store.getSnapshot();
-  if (format === "plain") console.log(formatProgressLine(snapshot));
-  else if (format === "json") console.log(formatJsonLine(snapshot));
+  if (format === "plain") {
+    console.log(formatProgressLine(snapshot));
+    for (const refusal of snapshot.refusals) console.log(`refused: ${formatRefusal(refusal)}`);
+  } else if (format === "json") console.log(formatJsonLine(snapshot));
   else process.stdout.write(stringify(JSON.parse(formatJsonLine(snapshot))));
 };
 
