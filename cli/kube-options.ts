@@ -1,5 +1,5 @@
 /** The CLI's side of the Kubernetes client: a client from the cluster flags, and its errors as CLI errors. */
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { InvalidRequestError } from "../src/client/actions.ts";
 import { RolloutClient } from "../src/client/rollout-client.ts";
 import {

@@ -4,6 +4,7 @@
  * `--version` and `lint` start about as fast as Node itself.
  */
 import { Command } from "commander";
+import { leanClientNode } from "../src/kube/lean-client-node.ts";
 import { packageVersion } from "../src/package-root.ts";
 import { usageErrorsExitInvalid } from "./exit-codes.ts";
 
@@ -16,8 +17,19 @@ interface CommandEntry {
   load: () => Promise<Command[]>;
 }
 
-const follow = () => import("./commands/follow.ts").then((m) => m.followCommands());
-const manage = () => import("./commands/manage.ts").then((m) => m.manageCommands());
+/**
+ * A command family that talks to a cluster: the Kubernetes client's lean loading is set up before its
+ * module (and so the client) is imported (src/kube/lean-client-node.ts).
+ */
+const withCluster =
+  (load: () => Promise<Command[]>): (() => Promise<Command[]>) =>
+  () => {
+    leanClientNode();
+    return load();
+  };
+
+const follow = withCluster(() => import("./commands/follow.ts").then((m) => m.followCommands()));
+const manage = withCluster(() => import("./commands/manage.ts").then((m) => m.manageCommands()));
 
 /** Every command, in the order `rollout --help` lists them. */
 export const COMMANDS: Record<string, CommandEntry> = {
@@ -41,7 +53,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: "[options]",
     summary:
       "list rollouts with their phase, step, canary weight and the reason the controller refuses to go on, if it does",
-    load: () => import("./commands/list.ts").then((m) => [m.listCommand()]),
+    load: withCluster(() => import("./commands/list.ts").then((m) => [m.listCommand()])),
   },
   promote: {
     usage: "[options] <rollout>",
@@ -78,7 +90,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   controller: {
     usage: "[options]",
     summary: "run the controller: watch Rollouts and move them through their steps",
-    load: () => import("./commands/controller.ts").then((m) => [m.controllerCommand()]),
+    load: withCluster(() => import("./commands/controller.ts").then((m) => [m.controllerCommand()])),
   },
   "fault-server": {
     usage: "[options]",
@@ -90,7 +102,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: "[options] [command]",
     summary:
       "run the whole product on this machine: API emulator, mesh, Prometheus, controller and a demo rollout",
-    load: () => import("./commands/sandbox.ts").then((m) => [m.sandboxCommand()]),
+    load: withCluster(() => import("./commands/sandbox.ts").then((m) => [m.sandboxCommand()])),
   },
   completion: {
     usage: "<shell>",

@@ -10,7 +10,6 @@ import { Informer } from "../../src/kube/informer.ts";
 import { DEFAULT_TIMING, invalidTiming, type LeaderElectionTiming } from "../../src/kube/leader-election.ts";
 import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
-import { PrometheusProvider, tokenFromFile } from "../../src/metrics/prometheus.ts";
 import { ScrapingProvider } from "../../src/metrics/scrape.ts";
 import type { MetricsProvider } from "../../src/metrics/types.ts";
 import { createRouter } from "../../src/routers/index.ts";
@@ -106,6 +105,8 @@ async function metricsProvider(flags: ControllerFlags): Promise<MetricsProvider 
   }
   if (!flags.prometheus)
     throw new CliError("--prometheus URL (or --scrape URL) is required", EXIT.invalidInput);
+  // the Prometheus client (prometheus-query, axios) loads only for a controller that reads Prometheus
+  const { PrometheusProvider, tokenFromFile } = await import("../../src/metrics/prometheus.ts");
   return new PrometheusProvider({
     url: flags.prometheus,
     ...(flags.prometheusTokenFile ? { bearerToken: tokenFromFile(flags.prometheusTokenFile) } : {}),

@@ -57,8 +57,8 @@ function packageOf(url: string): string | undefined {
   return path.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-/** The npm packages `rollout ARGS` loads (tsx and its esbuild, which run the sources here, left out). */
-async function packagesLoadedBy(args: string[], exitCode = 0): Promise<string[]> {
+/** The modules `rollout ARGS` resolves, as URLs, in order. */
+async function modulesLoadedBy(args: string[], exitCode = 0): Promise<string[]> {
   const log = join(dir, `${args.join("_").replace(/\W/g, "_")}.log`);
   await writeFile(log, "");
   const result = await run(
@@ -67,8 +67,13 @@ async function packagesLoadedBy(args: string[], exitCode = 0): Promise<string[]>
     { env: { ...process.env, LOADED_LOG: log }, timeoutMs: 60_000 },
   );
   expect(result.code, result.stderr).toBe(exitCode);
+  return (await readFile(log, "utf8")).split("\n").filter(Boolean);
+}
+
+/** The npm packages `rollout ARGS` loads (tsx and its esbuild, which run the sources here, left out). */
+async function packagesLoadedBy(args: string[], exitCode = 0): Promise<string[]> {
   const packages = new Set<string>();
-  for (const url of (await readFile(log, "utf8")).split("\n")) {
+  for (const url of await modulesLoadedBy(args, exitCode)) {
     const name = packageOf(url);
     if (name) packages.add(name);
   }
@@ -104,8 +109,15 @@ contexts: [{name: refused, context: {cluster: refused, user: someone, namespace:
 current-context: refused
 `,
     );
-    const loaded = await packagesLoadedBy(["status", "podinfo", "--kubeconfig", refused], 5);
+    const modules = await modulesLoadedBy(["status", "podinfo", "--kubeconfig", refused], 5);
+    const loaded = [...new Set(modules.map(packageOf).filter((name) => name !== undefined))];
     expect(loaded).toContain("@kubernetes/client-node");
+    // its KubeConfig and HTTP layer, not the ~700 generated API and model classes (lean-client-node.ts)
+    const clientNode = modules.filter((url) => url.includes("/@kubernetes/client-node/dist/"));
+    expect(clientNode).toContainEqual(expect.stringMatching(/\/dist\/config\.js$/));
+    expect(
+      clientNode.filter((url) => /\/dist\/gen\/(models|apis|types)\/|\/dist\/(gen\/)?index\.js$/.test(url)),
+    ).toEqual([]);
     expect(loaded).not.toContain("ink");
     expect(loaded).not.toContain("react");
     expect(await packagesLoadedBy(["status", "--help"])).not.toContain("@kubernetes/client-node");
