@@ -19,7 +19,9 @@ interface CommandEntry {
 
 /**
  * A command family that talks to a cluster: the Kubernetes client's lean loading is set up before its
- * module (and so the client) is imported (src/kube/lean-client-node.ts).
+ * module (and so the client) is imported (src/kube/lean-client-node.ts). Not for start/status/watch,
+ * whose module loads the client only after the TUI's first frame and sets it up itself: the hook makes
+ * every later module resolution a round trip to its thread, which would slow Ink's loading.
  */
 const withCluster =
   (load: () => Promise<Command[]>): (() => Promise<Command[]>) =>
@@ -28,7 +30,7 @@ const withCluster =
     return load();
   };
 
-const follow = withCluster(() => import("./commands/follow.ts").then((m) => m.followCommands()));
+const follow = () => import("./commands/follow.ts").then((m) => m.followCommands());
 const manage = withCluster(() => import("./commands/manage.ts").then((m) => m.manageCommands()));
 
 /** Every command, in the order `rollout --help` lists them. */

@@ -5,6 +5,7 @@ import type { Rollout } from "../../src/api/rollout.ts";
 import { formatRefusal } from "../../src/client/refusals.ts";
 import { CONDITION } from "../../src/engine/conditions.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
+import { leanClientNode } from "../../src/kube/lean-client-node.ts";
 import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { CliError, type KubeOptions, numberFlag, runCli, withKubeOptions } from "../options.ts";
@@ -15,7 +16,11 @@ import { RolloutStore, type Snapshot } from "../tui/store.ts";
 
 // This module loads without the Kubernetes client: `rollout watch` draws the TUI's first frame
 // ("connecting…") before the client (the heaviest import of the CLI) is loaded and the kubeconfig read.
-const kubeOptions = () => import("../kube-options.ts");
+// Every path to the client goes through here, so its lean loading is set up first (lean-client-node.ts).
+const kubeOptions = () => {
+  leanClientNode();
+  return import("../kube-options.ts");
+};
 
 /** Shows the TUI; Ink and React load only then. Resolves once the view is rendered, with its end. */
 async function showView(...args: Parameters<typeof RenderRolloutView>) {
