@@ -4,7 +4,7 @@
  * `--version` and `lint` start about as fast as Node itself.
  */
 import { Command } from "commander";
-import { leanClientNode } from "../src/kube/lean-client-node.ts";
+import { leanModules } from "../src/kube/lean-modules.ts";
 import { packageVersion } from "../src/package-root.ts";
 import { usageErrorsExitInvalid } from "./exit-codes.ts";
 
@@ -19,14 +19,14 @@ interface CommandEntry {
 
 /**
  * A command family that talks to a cluster: the Kubernetes client's lean loading is set up before its
- * module (and so the client) is imported (src/kube/lean-client-node.ts). Not for start/status/watch,
+ * module (and so the client) is imported (src/kube/lean-modules.ts). Not for start/status/watch,
  * whose module loads the client only after the TUI's first frame and sets it up itself: the hook makes
  * every later module resolution a round trip to its thread, which would slow Ink's loading.
  */
 const withCluster =
   (load: () => Promise<Command[]>): (() => Promise<Command[]>) =>
   () => {
-    leanClientNode();
+    leanModules();
     return load();
   };
 

@@ -5,7 +5,7 @@ import type { Rollout } from "../../src/api/rollout.ts";
 import { formatRefusal } from "../../src/client/refusals.ts";
 import { CONDITION } from "../../src/engine/conditions.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
-import { leanClientNode } from "../../src/kube/lean-client-node.ts";
+import { leanModules } from "../../src/kube/lean-modules.ts";
 import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
 import { CliError, type KubeOptions, numberFlag, runCli, withKubeOptions } from "../options.ts";
@@ -16,9 +16,9 @@ import { RolloutStore, type Snapshot } from "../tui/store.ts";
 
 // This module loads without the Kubernetes client: `rollout watch` draws the TUI's first frame
 // ("connecting…") before the client (the heaviest import of the CLI) is loaded and the kubeconfig read.
-// Every path to the client goes through here, so its lean loading is set up first (lean-client-node.ts).
+// Every path to the client goes through here, so its lean loading is set up first (lean-modules.ts).
 const kubeOptions = () => {
-  leanClientNode();
+  leanModules();
   return import("../kube-options.ts");
 };
 

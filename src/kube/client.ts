@@ -5,7 +5,7 @@
  *
  * Kept small on purpose: rate limits, watches and informers are layered around it elsewhere.
  */
-// The package's own modules, not its index (which loads every generated API class): see lean-client-node.ts.
+// The package's own modules, not its index (which loads every generated API class): see lean-modules.ts.
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { createConfiguration } from "@kubernetes/client-node/dist/gen/configuration.js";
 import {

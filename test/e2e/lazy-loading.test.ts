@@ -96,7 +96,7 @@ describe("what a command loads", () => {
     expect(loaded.filter((name) => HEAVY.includes(name))).toEqual([]);
   });
 
-  it("a cluster command (status): the Kubernetes client when it runs, not Ink; not even the client for --help", async () => {
+  it("a cluster command (status, list): the lean Kubernetes client when it runs, not Ink; not even the client for --help", async () => {
     // nothing listens on port 9 (discard): the command loads the client, connects, and exits 5
     const refused = join(dir, "refused.kubeconfig");
     await writeFile(
@@ -112,7 +112,7 @@ current-context: refused
     const modules = await modulesLoadedBy(["status", "podinfo", "--kubeconfig", refused], 5);
     const loaded = [...new Set(modules.map(packageOf).filter((name) => name !== undefined))];
     expect(loaded).toContain("@kubernetes/client-node");
-    // its KubeConfig and HTTP layer, not the ~700 generated API and model classes (lean-client-node.ts)
+    // its KubeConfig and HTTP layer, not the ~700 generated API and model classes (lean-modules.ts)
     const clientNode = modules.filter((url) => url.includes("/@kubernetes/client-node/dist/"));
     expect(clientNode).toContainEqual(expect.stringMatching(/\/dist\/config\.js$/));
     expect(
@@ -121,6 +121,10 @@ current-context: refused
     expect(loaded).not.toContain("ink");
     expect(loaded).not.toContain("react");
     expect(await packagesLoadedBy(["status", "--help"])).not.toContain("@kubernetes/client-node");
+    // a command loaded after the lean-modules hook (list, the controller): zod's English messages only
+    const list = await modulesLoadedBy(["list", "--kubeconfig", refused], 5);
+    const locales = list.filter((url) => url.includes("/zod/v4/locales/"));
+    expect([...new Set(locales.map((url) => url.split("/").at(-1)))]).toEqual(["en.js"]);
   });
 });
 
