@@ -121,9 +121,10 @@ export async function followUntilOutcome(
     return outcomeOf(snapshot.rollout?.status, wait);
   };
   // The TUI draws its first frame ("connecting…") at once, before the watch has listed anything.
-  let connected: (followed: Promise<Followed>) => void = () => {};
+  // the TUI's keys wait for the connection; it is made once the first frame is on the screen
+  let settleFollowed: (connecting: Promise<Followed>) => void = () => {};
   const followed = new Promise<Followed>((resolve) => {
-    connected = (next) => resolve(next);
+    settleFollowed = resolve;
   });
   followed.catch(() => {}); // a failure to connect is reported below, not by the TUI's keys
   const stopView = new AbortController();
@@ -145,7 +146,7 @@ export async function followUntilOutcome(
     // let Ink write the first frame before the client's modules load (their loading blocks the loop)
     if (view) await new Promise((resolve) => setImmediate(resolve));
     const pending = typeof connect === "function" ? connect() : Promise.resolve(connect);
-    connected(pending);
+    settleFollowed(pending);
     ({ client, ref } = await pending);
   } catch (error) {
     await endView();
