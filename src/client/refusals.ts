@@ -29,21 +29,25 @@ export interface Refusal {
 /** The part of a Rollout, parsed or as the API serves it, that refusals are read from. */
 export interface RefusalSource {
   metadata: { generation?: unknown; [field: string]: unknown };
-  status?: Pick<RolloutStatus, "observedGeneration" | "conditions">;
+  status?: Pick<RolloutStatus, "observedGeneration" | "conditions" | "analysis">;
 }
 
 /**
  * The refusals that hold for the Rollout's current spec. A status written for an older generation
  * (observedGeneration below metadata.generation: the controller has not yet seen the edit that may fix
- * it) holds none; a status without observedGeneration is taken as current.
+ * it) holds none; a status without observedGeneration is taken as current. ProfilesValid keeps its last
+ * value between analyses (src/engine/decide.ts), so it counts only while a current verdict says a
+ * profile is invalid: a new revision's wait is not ended by the last revision's profile.
  */
 export function refusalsOf(rollout: RefusalSource): Refusal[] {
   const status = rollout.status;
   const observed = status?.observedGeneration;
   const generation = rollout.metadata.generation;
   if (observed !== undefined && typeof generation === "number" && observed !== generation) return [];
+  const profileInvalidNow = (status?.analysis ?? []).some((verdict) => verdict.invalidProfile);
   return (status?.conditions ?? [])
     .filter((c) => c.status === "False" && REFUSING_CONDITIONS.includes(c.type))
+    .filter((c) => c.type !== CONDITION.ProfilesValid || profileInvalidNow)
     .map((c) => ({ type: c.type, reason: c.reason ?? "", message: c.message ?? "" }));
 }
 

@@ -26,12 +26,21 @@ describe("refusalsOf", () => {
           condition("Progressing", "False", "Paused"),
           condition("Ready", "False", "WeightNotExpressible"),
         ],
+        analysis: [{ profile: "http-latency", verdict: "Error" as const, invalidProfile: true }],
       },
     };
     expect(refusalsOf(rollout)).toEqual([
       { type: "RouteReady", reason: "WeightNotExpressible", message: "make the step at most 90%" },
       { type: "ProfilesValid", reason: "InvalidSLOProfile", message: "fix SLOProfile http-latency" },
     ]);
+  });
+
+  it("ProfilesValid=False only while a current verdict says the profile is invalid", () => {
+    const conditions = [condition("ProfilesValid", "False", "InvalidSLOProfile")];
+    // a new revision's first step: no verdicts yet, the condition is the last revision's
+    expect(refusalsOf({ metadata: {}, status: { conditions } })).toEqual([]);
+    const passing = [{ profile: "http-latency", verdict: "Pass" as const }];
+    expect(refusalsOf({ metadata: {}, status: { conditions, analysis: passing } })).toEqual([]);
   });
 
   it("Ready=False alone (a Failed rollout) is an outcome, not a refusal", () => {
