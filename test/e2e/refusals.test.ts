@@ -12,9 +12,10 @@ import type { RolloutStatus } from "../../src/api/rollout.ts";
 import { run } from "../integration/manifests/support.ts";
 import { canaryRollout, deployment, ROLLOUT_TYPE, ROOT, type Status } from "../support/cluster.ts";
 import { type ControllerWorld, startControllerWorld } from "../support/controller-world.ts";
-import { interactiveEnv } from "../support/tmux.ts";
+import { HAS_TMUX, interactiveEnv, TmuxSession, warnIfNoTmux } from "../support/tmux.ts";
 
 const NS = "refusals";
+warnIfNoTmux("the refusal's TUI test (test/e2e/refusals.test.ts)");
 let world: ControllerWorld;
 
 interface Run {
@@ -65,6 +66,39 @@ const DECREASING =
 /** The route's other destination keeps 10%, so a 95% step cannot be given (WeightNotExpressible). */
 const TOO_HIGH = /the canary cannot get 95% of the managed route's traffic/;
 
+/**
+ * A Rollout at a user's VirtualService whose managed route also sends 10% to a Service of its own
+ * ("legacy"), with a 95% step the route cannot give.
+ */
+async function createCrowded(name: string): Promise<void> {
+  const client = world.cluster.client;
+  world.metrics.set(NS, name, 2_000, 0.001);
+  world.metrics.set(NS, `${name}-primary`, 8_000, 0.001);
+  await client.create({
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name, namespace: NS },
+    spec: {
+      hosts: [name],
+      http: [
+        {
+          name: "split",
+          route: [
+            { destination: { host: `${name}-primary` }, weight: 90 },
+            { destination: { host: "legacy" }, weight: 10 },
+          ],
+        },
+      ],
+    },
+  });
+  await client.create(deployment(name, NS, "registry/app:1"));
+  await client.create(
+    canaryRollout(name, NS, [{ setWeight: 95 }, { pause: {} }], {
+      traffic: { provider: "istio", routeRef: { kind: "VirtualService", name }, routes: ["split"] },
+    }),
+  );
+}
+
 beforeAll(async () => {
   world = await startControllerWorld(NS, {
     valid: { steps: [{ setWeight: 20 }, { pause: {} }], errorRate: 0.001 },
@@ -73,38 +107,10 @@ beforeAll(async () => {
   // an invalid spec, stored as written
   await client.create(deployment("invalid", NS, "registry/app:1"));
   await client.create(canaryRollout("invalid", NS, [{ setWeight: 50 }, { setWeight: 20 }]));
-  // a user's VirtualService whose managed route also sends 10% to a Service of its own ("legacy")
-  world.metrics.set(NS, "crowded", 2_000, 0.001);
-  world.metrics.set(NS, "crowded-primary", 8_000, 0.001);
-  await client.create({
-    apiVersion: "networking.istio.io/v1",
-    kind: "VirtualService",
-    metadata: { name: "crowded", namespace: NS },
-    spec: {
-      hosts: ["crowded"],
-      http: [
-        {
-          name: "split",
-          route: [
-            { destination: { host: "crowded-primary" }, weight: 90 },
-            { destination: { host: "legacy" }, weight: 10 },
-          ],
-        },
-      ],
-    },
-  });
-  await client.create(deployment("crowded", NS, "registry/app:1"));
-  await client.create(
-    canaryRollout("crowded", NS, [{ setWeight: 95 }, { pause: {} }], {
-      traffic: {
-        provider: "istio",
-        routeRef: { kind: "VirtualService", name: "crowded" },
-        routes: ["split"],
-      },
-    }),
-  );
+  for (const name of ["crowded", "crowded-tui"]) await createCrowded(name);
   await world.waitUntil("invalid", (s) => isFalse(s, "SpecValid"), "SpecValid=False");
   await world.waitUntil("crowded", (s) => s.phase === "Idle", "Idle");
+  await world.waitUntil("crowded-tui", (s) => s.phase === "Idle", "Idle");
 }, 180_000);
 
 afterAll(async () => {
@@ -215,5 +221,32 @@ describe("the refusal's reason in the lists", () => {
     expect(result.code, shown(result)).toBe(3);
     expect(lastLine(result.stderr)).toMatch(/^rollout: timed out after 5s /);
     expect(result.stdout).not.toContain("refused");
+  });
+});
+
+describe.skipIf(!HAS_TMUX)("the refusal on the terminal UI (tmux, 80x24, CI unset)", () => {
+  it("start --wait shows it under the header in the TUI, then ends with exit 2 and its line", {
+    timeout: 180_000,
+  }, async () => {
+    const session = await TmuxSession.start({ cwd: ROOT, width: 80, height: 24 });
+    try {
+      await session.type(
+        `node cli/bin/rollout.js start crowded-tui --image registry/app:2 --wait --kubeconfig '${world.cluster.kubeconfig}' -n ${NS}; echo EXIT=$?`,
+      );
+      const screen = await session.waitFor(/^EXIT=\d+$/m, { timeoutMs: 120_000, what: "the exit code" });
+      const history = await session.capture({ history: true, join: true });
+      expect(screen, history).toMatch(/^EXIT=2$/m);
+      // the TUI's last frame: the header, then the refusal's line in the warning colour's place
+      const lines = history.split("\n");
+      const header = lines.findLastIndex((line) => line.startsWith(`crowded-tui · ${NS} · canary via istio`));
+      expect(header, history).toBeGreaterThanOrEqual(0);
+      expect(lines[header + 3], history).toMatch(/^! refused: RouteReady=False WeightNotExpressible: /);
+      expect(history).toMatch(/^rollout: refused: RouteReady=False WeightNotExpressible: /m);
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n${world.state()}`;
+      throw error;
+    } finally {
+      await session.kill();
+    }
   });
 });
