@@ -1,9 +1,13 @@
 // How soon `rollout watch` shows its first frame in a terminal, and how that compares with bare node.
-// Run with `npx tsx bench/tui-first-frame.ts` on an otherwise idle machine. Each run starts the command
-// in a pseudo-terminal (util-linux `script`, CI unset) against an API server that never answers, and
-// times the first output that holds "connecting to the cluster" (the TUI's first frame); the baseline
-// times `node -e` printing a line the same way. Figures are medians of RUNS runs.
-import { spawn } from "node:child_process";
+// Run with `npx tsx bench/tui-first-frame.ts [--json]` on an otherwise idle machine (builds dist/ first
+// when it is missing). Each run starts the command in a pseudo-terminal (util-linux `script`, CI unset)
+// against an API server that never answers, and times the first output that holds "connecting to the
+// cluster" (the TUI's first frame); the baseline times `node -e` printing a line the same way. Both the
+// compiled build (dist/cli/main.js, the package's bin) and the sources under tsx (cli/bin/rollout.js)
+// are timed; the target (issue 18: within 1 s) is judged on the compiled build. Figures are medians of
+// RUNS runs.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +16,13 @@ import { join } from "node:path";
 const RUNS = 5;
 const TARGET_MS = 1_000;
 const ROOT = join(import.meta.dirname, "..");
+const JSON_OUTPUT = process.argv.includes("--json");
+
+if (!existsSync(join(ROOT, "dist/cli/main.js"))) {
+  console.error("building dist/ (npm run build)");
+  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  if (build.status !== 0) process.exit(1);
+}
 
 /** Milliseconds from spawning `command` in a pseudo-terminal until its output matches `ready`. */
 function timeToOutput(command: string, ready: RegExp): Promise<number> {
@@ -54,24 +65,33 @@ current-context: silent
 );
 
 const bare: number[] = [];
-const watch: number[] = [];
+const compiled: number[] = [];
+const tsx: number[] = [];
+const watchCommand = (entry: string) =>
+  `${process.execPath} ${entry} watch podinfo --kubeconfig ${kubeconfig}`;
 for (let run = 0; run < RUNS; run++) {
   bare.push(await timeToOutput(`${process.execPath} -e 'console.log("ready")'`, /ready/));
-  watch.push(
-    await timeToOutput(
-      `${process.execPath} cli/bin/rollout.js watch podinfo --kubeconfig ${kubeconfig}`,
-      /connecting to the cluster/,
-    ),
-  );
+  compiled.push(await timeToOutput(watchCommand("dist/cli/main.js"), /connecting to the cluster/));
+  tsx.push(await timeToOutput(watchCommand("cli/bin/rollout.js"), /connecting to the cluster/));
 }
 silent.close();
 await rm(kubeconfig, { force: true });
 
 const bareMs = median(bare);
-const watchMs = median(watch);
-console.log(`bare node -e, first line:          ${bareMs.toFixed(0)} ms (median of ${RUNS})`);
-console.log(`rollout watch, first frame:        ${watchMs.toFixed(0)} ms (median of ${RUNS})`);
-console.log(`ratio to bare node:                ${(watchMs / bareMs).toFixed(1)}x`);
-console.log(
-  `target (first frame within ${TARGET_MS} ms): ${watchMs <= TARGET_MS ? "met" : `not met (${(watchMs - TARGET_MS).toFixed(0)} ms over)`}`,
-);
+const compiledMs = median(compiled);
+const tsxMs = median(tsx);
+const met = compiledMs <= TARGET_MS;
+if (JSON_OUTPUT) {
+  console.log(JSON.stringify({ runs: RUNS, bareMs, compiledMs, tsxMs, targetMs: TARGET_MS, met }));
+} else {
+  console.log(`bare node -e, first line:                 ${bareMs.toFixed(0)} ms (median of ${RUNS})`);
+  console.log(
+    `rollout watch, first frame (compiled):    ${compiledMs.toFixed(0)} ms, ${(compiledMs / bareMs).toFixed(1)}x bare node`,
+  );
+  console.log(
+    `rollout watch, first frame (tsx sources): ${tsxMs.toFixed(0)} ms, ${(tsxMs / bareMs).toFixed(1)}x bare node`,
+  );
+  console.log(
+    `target (compiled first frame within ${TARGET_MS} ms): ${met ? "met" : `not met (${(compiledMs - TARGET_MS).toFixed(0)} ms over)`}`,
+  );
+}

@@ -1,6 +1,6 @@
 // The client's cluster requests, shared by the CLI commands and the TUI's keys, and the CLI's own flag parsing.
 import { EXIT } from "./exit-codes.ts";
-import { CliError } from "./kube-options.ts";
+import { CliError } from "./options.ts";
 
 export { ROLLOUT, type RolloutRef, sendCommand, setImages } from "../src/client/actions.ts";
 

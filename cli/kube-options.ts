@@ -1,5 +1,5 @@
-import { KubeConfig } from "@kubernetes/client-node";
-import { type Command, Option } from "commander";
+/** The CLI's side of the Kubernetes client: a client from the cluster flags, and its errors as CLI errors. */
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { InvalidRequestError } from "../src/client/actions.ts";
 import { RolloutClient } from "../src/client/rollout-client.ts";
 import {
@@ -10,43 +10,7 @@ import {
   KubeUnreachableError,
 } from "../src/kube/client.ts";
 import { EXIT } from "./exit-codes.ts";
-
-export interface KubeOptions {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-}
-
-/** The options every command that talks to a cluster takes. */
-export function withKubeOptions(command: Command): Command {
-  return command
-    .addOption(new Option("--kubeconfig <file>", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"))
-    .addOption(new Option("--context <name>", "kubeconfig context to use"))
-    .addOption(new Option("-n, --namespace <namespace>", "namespace (default: the context's)"));
-}
-
-/** A failure a command reports as one line and an exit code, never as a stack trace. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-/** A numeric flag's value, or a usage error (exit 2) naming the flag and what it expects. */
-export function numberFlag(
-  flag: string,
-  value: string,
-  valid: (n: number) => boolean,
-  expected: string,
-): number {
-  const n = value.trim() === "" ? Number.NaN : Number(value);
-  if (!Number.isFinite(n) || !valid(n))
-    throw new CliError(`${flag} ${value}: expected ${expected}`, EXIT.invalidInput);
-  return n;
-}
+import { CliError, type KubeOptions } from "./options.ts";
 
 export function clientFrom(
   options: KubeOptions,
@@ -93,15 +57,4 @@ export function explain(error: unknown, what: string): CliError {
     return new CliError(`${what}: ${error.serverMessage || error.message}`, code);
   }
   return new CliError(`${what}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failed);
-}
-
-/** Runs a command body; failures print one line on stderr and set the exit code. */
-export async function runCli(body: () => Promise<number>): Promise<void> {
-  try {
-    process.exitCode = await body();
-  } catch (error) {
-    const failure = explain(error, "error");
-    console.error(`rollout: ${failure.message.split("\n")[0]}`);
-    process.exitCode = failure.exitCode;
-  }
 }

@@ -4,6 +4,7 @@
  * `--version` and `lint` start about as fast as Node itself.
  */
 import { Command } from "commander";
+import { leanModules } from "../src/kube/lean-modules.ts";
 import { packageVersion } from "../src/package-root.ts";
 import { usageErrorsExitInvalid } from "./exit-codes.ts";
 
@@ -16,8 +17,21 @@ interface CommandEntry {
   load: () => Promise<Command[]>;
 }
 
+/**
+ * A command family that talks to a cluster: the Kubernetes client's lean loading is set up before its
+ * module (and so the client) is imported (src/kube/lean-modules.ts). Not for start/status/watch,
+ * whose module loads the client only after the TUI's first frame and sets it up itself: the hook makes
+ * every later module resolution a round trip to its thread, which would slow Ink's loading.
+ */
+const withCluster =
+  (load: () => Promise<Command[]>): (() => Promise<Command[]>) =>
+  () => {
+    leanModules();
+    return load();
+  };
+
 const follow = () => import("./commands/follow.ts").then((m) => m.followCommands());
-const manage = () => import("./commands/manage.ts").then((m) => m.manageCommands());
+const manage = withCluster(() => import("./commands/manage.ts").then((m) => m.manageCommands()));
 
 /** Every command, in the order `rollout --help` lists them. */
 export const COMMANDS: Record<string, CommandEntry> = {
@@ -39,8 +53,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   list: {
     usage: "[options]",
-    summary: "list rollouts with their phase, step and canary weight",
-    load: () => import("./commands/list.ts").then((m) => [m.listCommand()]),
+    summary:
+      "list rollouts with their phase, step, canary weight and the reason the controller refuses to go on, if it does",
+    load: withCluster(() => import("./commands/list.ts").then((m) => [m.listCommand()])),
   },
   promote: {
     usage: "[options] <rollout>",
@@ -77,7 +92,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   controller: {
     usage: "[options]",
     summary: "run the controller: watch Rollouts and move them through their steps",
-    load: () => import("./commands/controller.ts").then((m) => [m.controllerCommand()]),
+    load: withCluster(() => import("./commands/controller.ts").then((m) => [m.controllerCommand()])),
   },
   "fault-server": {
     usage: "[options]",
@@ -89,7 +104,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: "[options] [command]",
     summary:
       "run the whole product on this machine: API emulator, mesh, Prometheus, controller and a demo rollout",
-    load: () => import("./commands/sandbox.ts").then((m) => [m.sandboxCommand()]),
+    load: withCluster(() => import("./commands/sandbox.ts").then((m) => [m.sandboxCommand()])),
   },
   completion: {
     usage: "<shell>",

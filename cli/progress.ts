@@ -1,5 +1,6 @@
 import { formatDuration } from "../src/api/duration.ts";
 import type { Rollout } from "../src/api/rollout.ts";
+import { formatRefusal, type Refusal, refusalsOfParsed } from "../src/client/refusals.ts";
 import { EXIT } from "./exit-codes.ts";
 import {
   faultInfo,
@@ -26,6 +27,7 @@ interface Moment {
   connection: Connection;
   text?: string;
   warning?: boolean;
+  refusals: readonly Refusal[];
 }
 
 function moment(item: Item): Moment {
@@ -36,9 +38,15 @@ function moment(item: Item): Moment {
       text: item.text,
       ...(item.rollout ? { rollout: item.rollout } : {}),
       ...(item.warning ? { warning: true } : {}),
+      refusals: item.rollout ? refusalsOfParsed(item.rollout) : [],
     };
   }
-  return { time: item.now, connection: item.connection, ...(item.rollout ? { rollout: item.rollout } : {}) };
+  return {
+    time: item.now,
+    connection: item.connection,
+    ...(item.rollout ? { rollout: item.rollout } : {}),
+    refusals: item.refusals,
+  };
 }
 
 function counts(value: { bad: number; total: number }): string {
@@ -88,7 +96,7 @@ export function formatProgressLine(item: Item): string {
 
 /** The same moment as one JSON object (no newline): stable field names for scripts. */
 export function formatJsonLine(item: Item): string {
-  const { time, rollout, connection, text, warning } = moment(item);
+  const { time, rollout, connection, text, warning, refusals } = moment(item);
   const status = rollout?.status;
   const fault = faultInfo(rollout, time);
   return JSON.stringify({
@@ -113,6 +121,7 @@ export function formatJsonLine(item: Item): string {
         ? { ...status.fault, leftMs: fault.leftMs, ...(fault.gate ? { gate: fault.gate } : {}) }
         : undefined,
     message: status?.message,
+    refusals: refusals.length ? refusals : undefined,
     event: text,
     warning: warning || undefined,
   });
@@ -173,7 +182,7 @@ const GATES = new Set(["manual gate", "waiting for promotion"]);
  */
 export function closingLine(
   code: number,
-  snapshot: Pick<Snapshot, "rollout" | "connection">,
+  snapshot: Pick<Snapshot, "rollout" | "connection" | "refusals">,
   current: boolean,
   wait: Wait,
 ): string | undefined {
@@ -219,6 +228,11 @@ export function closingLine(
       const because = message.startsWith(what) ? message : `${what}: ${message}`;
       return `${because}; details: ${command("status")}; to run this revision again: ${command("retry")}`;
     }
+    case EXIT.invalidInput:
+      // a refusal: the controller holds the rollout until someone edits what the message names
+      if (snapshot.refusals.length)
+        return `refused: ${snapshot.refusals.map(formatRefusal).join("; ")}; the rollout waits until this is fixed, then goes on by itself: ${command("status", " --watch")}`;
+      return `ended with exit code ${code}`;
     default:
       return `ended with exit code ${code}`;
   }

@@ -3,7 +3,7 @@ import { type KubeClient, KubeNotFoundError } from "../src/kube/client.ts";
 import { PACKAGE_ROOT } from "../src/package-root.ts";
 import { ROLLOUT } from "./actions.ts";
 import { EXIT } from "./exit-codes.ts";
-import { CliError } from "./kube-options.ts";
+import { CliError } from "./options.ts";
 
 /** The command that installs Stepwise's CRDs, with the path of the ones this package ships. */
 export function installCrdsCommand(): string {

@@ -102,7 +102,9 @@ function zsh(program: string, commands: CommandWords[]): string {
       const spec = quote(`[${escaped(f.description)}]${values}`);
       return f.short && f.long ? `{${f.short},${f.long}}${spec}` : `${f.long ?? f.short}${spec}`;
     });
-    return `    ${c.name}) _arguments ${[...specs, "'*:file:_files'"].join(" ")} ;;`;
+    // the first argument's words (`sandbox api`, `completion bash`), as bash and fish offer them
+    const first = c.subcommands.length ? [quote(`1:argument:(${c.subcommands.join(" ")})`)] : [];
+    return `    ${c.name}) _arguments ${[...specs, ...first, "'*:file:_files'"].join(" ")} ;;`;
   });
   return `#compdef ${program}
 # zsh completion for ${program}: save it as _${program} in a directory of $fpath, or \`source <(${program} completion zsh)\`

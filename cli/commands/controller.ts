@@ -11,7 +11,6 @@ import { LabelSelectorError, labelMatcher } from "../../src/kube/label-selector.
 import { DEFAULT_TIMING, invalidTiming, type LeaderElectionTiming } from "../../src/kube/leader-election.ts";
 import { TokenBucket } from "../../src/kube/rate-limit.ts";
 import { apiSource } from "../../src/kube/watch-source.ts";
-import { PrometheusProvider, tokenFromFile } from "../../src/metrics/prometheus.ts";
 import { ScrapingProvider } from "../../src/metrics/scrape.ts";
 import type { MetricsProvider } from "../../src/metrics/types.ts";
 import { createRouter } from "../../src/routers/index.ts";
@@ -20,14 +19,8 @@ import { ControllerMetrics } from "../../src/telemetry/metrics.ts";
 import { startTelemetryServer } from "../../src/telemetry/server.ts";
 import { ownerOf } from "../../src/workloads/workloads.ts";
 import { EXIT } from "../exit-codes.ts";
-import {
-  CliError,
-  clientFrom,
-  type KubeOptions,
-  numberFlag,
-  runCli,
-  withKubeOptions,
-} from "../kube-options.ts";
+import { clientFrom } from "../kube-options.ts";
+import { CliError, type KubeOptions, numberFlag, runCli, withKubeOptions } from "../options.ts";
 import { installCrdsCommand, requireStepwiseApi } from "../stepwise-api.ts";
 
 interface ControllerFlags extends KubeOptions {
@@ -127,6 +120,8 @@ async function metricsProvider(flags: ControllerFlags): Promise<MetricsProvider 
   }
   if (!flags.prometheus)
     throw new CliError("--prometheus URL (or --scrape URL) is required", EXIT.invalidInput);
+  // the Prometheus client (prometheus-query, axios) loads only for a controller that reads Prometheus
+  const { PrometheusProvider, tokenFromFile } = await import("../../src/metrics/prometheus.ts");
   return new PrometheusProvider({
     url: flags.prometheus,
     ...(flags.prometheusTokenFile ? { bearerToken: tokenFromFile(flags.prometheusTokenFile) } : {}),

@@ -4,7 +4,7 @@ import { FAULT_SERVER_PORT } from "../../src/faults/deployment.ts";
 import { startFaultServer } from "../../src/faults/server.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../../src/telemetry/logger.ts";
 import { EXIT } from "../exit-codes.ts";
-import { numberFlag, runCli } from "../kube-options.ts";
+import { numberFlag, runCli } from "../options.ts";
 
 interface FaultServerFlags {
   port: string;

@@ -2,28 +2,31 @@ import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
 import type { Rollout } from "../../src/api/rollout.ts";
-import { followRollout } from "../../src/client/follow.ts";
-import { shortStepsInCluster } from "../../src/controller/analysis.ts";
+import { formatRefusal } from "../../src/client/refusals.ts";
+import { CONDITION } from "../../src/engine/conditions.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
+import { leanModules } from "../../src/kube/lean-modules.ts";
 import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import {
-  CliError,
-  clientFrom,
-  explain,
-  type KubeOptions,
-  numberFlag,
-  runCli,
-  withKubeOptions,
-} from "../kube-options.ts";
+import { CliError, type KubeOptions, numberFlag, runCli, withKubeOptions } from "../options.ts";
 import { outcomeOf } from "../outcome.ts";
 import { closingLine, followPlain, formatJsonLine, formatProgressLine } from "../progress.ts";
 import type { renderRolloutView as RenderRolloutView } from "../tui/index.tsx";
 import { RolloutStore, type Snapshot } from "../tui/store.ts";
 
-/** Ink (and React) load only when the TUI is shown. */
-const renderRolloutView: typeof RenderRolloutView = async (...args) =>
-  (await import("../tui/index.tsx")).renderRolloutView(...args);
+// This module loads without the Kubernetes client: `rollout watch` draws the TUI's first frame
+// ("connecting…") before the client (the heaviest import of the CLI) is loaded and the kubeconfig read.
+// Every path to the client goes through here, so its lean loading is set up first (lean-modules.ts).
+const kubeOptions = () => {
+  leanModules();
+  return import("../kube-options.ts");
+};
+
+/** Shows the TUI; Ink and React load only then. Resolves once the view is rendered, with its end. */
+async function showView(...args: Parameters<typeof RenderRolloutView>) {
+  const { renderRolloutView } = await import("../tui/index.tsx");
+  return { ended: renderRolloutView(...args) };
+}
 
 interface OutputOptions {
   output?: string;
@@ -67,12 +70,29 @@ function outputMode(options: OutputOptions): "tui" | "plain" | "json" {
   return options.tui === false || !interactive ? "plain" : "tui";
 }
 
-/** The TUI's keys send the same commands as `rollout promote|abort|pause|resume`. */
-function actionsFor(client: KubeClient, ref: RolloutRef) {
+/** The cluster a wait talks to and the rollout it follows. */
+export interface Followed {
+  client: KubeClient;
+  ref: RolloutRef;
+}
+
+/** The TUI's keys send the same commands as `rollout promote|abort|pause|resume` (once connected). */
+function actionsFor(followed: Promise<Followed>) {
   const send = (type: "promote" | "abort" | "pause" | "resume") => async () => {
+    const { client, ref } = await followed;
     await sendCommand(client, ref, { type });
   };
   return { promote: send("promote"), abort: send("abort"), pause: send("pause"), resume: send("resume") };
+}
+
+/**
+ * Whether a refusal ends the wait (exit 2): one the controller holds the awaited revision with, or an
+ * invalid spec, which holds any revision (the controller does not start one on a spec it cannot read).
+ */
+function isRefused(snapshot: Snapshot, wait: WaitOptions): boolean {
+  return snapshot.refusals.some(
+    (refusal) => refusal.type === CONDITION.SpecValid || isAwaited(snapshot.rollout, wait),
+  );
 }
 
 /** Whether this version of the rollout is the revision (or has taken the command) being waited for. */
@@ -85,42 +105,63 @@ function isAwaited(rollout: Rollout | undefined, wait: WaitOptions): boolean {
 /**
  * Follows a rollout until its outcome (or the timeout), showing it as the TUI, plain lines or JSON
  * lines, and returns the documented exit code. A non-zero exit ends with one line on stderr saying why
- * and what to run next.
+ * and what to run next. `connect` may be a function: it then runs after the TUI's first frame is drawn,
+ * so loading the client and reading the kubeconfig do not delay it.
  */
 export async function followUntilOutcome(
-  client: KubeClient,
-  ref: RolloutRef,
+  connect: Followed | (() => Promise<Followed>),
   mode: "tui" | "plain" | "json",
   wait: WaitOptions,
 ): Promise<number> {
   const store = new RolloutStore(wait.metricsSource ? { metricsSource: wait.metricsSource } : {});
   const outcome = (snapshot: Snapshot) => {
     if (snapshot.connection === "gone") return EXIT.failed;
+    if (isRefused(snapshot, wait)) return EXIT.invalidInput;
     if (!isAwaited(snapshot.rollout, wait)) return undefined;
     return outcomeOf(snapshot.rollout?.status, wait);
   };
   // The TUI draws its first frame ("connecting…") at once, before the watch has listed anything.
+  // the TUI's keys wait for the connection; it is made once the first frame is on the screen
+  let settleFollowed: (connecting: Promise<Followed>) => void = () => {};
+  const followed = new Promise<Followed>((resolve) => {
+    settleFollowed = resolve;
+  });
+  followed.catch(() => {}); // a failure to connect is reported below, not by the TUI's keys
   const stopView = new AbortController();
   const view =
     mode === "tui"
-      ? renderRolloutView(store, actionsFor(client, ref), {
+      ? await showView(store, actionsFor(followed), {
           done: (snapshot) => !wait.forever && outcome(snapshot) !== undefined,
           signal: stopView.signal,
         })
       : undefined;
   const endView = async () => {
     stopView.abort();
-    await view?.catch(() => {});
+    await view?.ended.catch(() => {});
   };
+  let client: KubeClient;
+  let ref: RolloutRef;
   let stopWatch: () => void;
   try {
+    // let Ink write the first frame before the client's modules load (their loading blocks the loop)
+    if (view) await new Promise((resolve) => setImmediate(resolve));
+    const pending = typeof connect === "function" ? connect() : Promise.resolve(connect);
+    settleFollowed(pending);
+    ({ client, ref } = await pending);
+  } catch (error) {
+    await endView();
+    throw error;
+  }
+  const { explain } = await kubeOptions();
+  try {
+    const { DELETED, followRollout } = await import("../../src/client/follow.ts");
     stopWatch = await followRollout(
       client,
       ref,
       (rollout, problem) => {
         if (rollout) store.update(rollout);
-        else if (problem === "the rollout was deleted") store.connection("gone");
-        else if (problem) store.event(`the rollout does not parse: ${problem}`, true);
+        else if (problem === DELETED) store.connection("gone");
+        else if (problem) store.invalid(problem);
       },
       (connection) => store.connection(connection),
     );
@@ -128,7 +169,8 @@ export async function followUntilOutcome(
     await endView();
     throw explain(error, `rollout ${ref.namespace}/${ref.name}`);
   }
-  if (!store.getSnapshot().rollout) {
+  // a Rollout that exists but does not parse is held (SpecValid=False): the wait ends at once with exit 2
+  if (!store.getSnapshot().rollout && store.getSnapshot().refusals.length === 0) {
     stopWatch();
     await endView();
     throw new CliError(`rollout ${ref.namespace}/${ref.name} not found`, EXIT.invalidInput);
@@ -148,7 +190,7 @@ export async function followUntilOutcome(
         process.once("SIGINT", onCtrlC);
       }
       if (view) {
-        view.then(
+        view.ended.then(
           (ended) => {
             if (ended.reason === "stopped") return; // stopped here, after the timeout decided
             const code = outcome(store.getSnapshot());
@@ -195,8 +237,10 @@ export async function followUntilOutcome(
 /** One status: a progress line, its JSON object, or that object as YAML (the same fields). */
 const printOnce = (store: RolloutStore, format: "plain" | "json" | "yaml") => {
   const snapshot = store.getSnapshot();
-  if (format === "plain") console.log(formatProgressLine(snapshot));
-  else if (format === "json") console.log(formatJsonLine(snapshot));
+  if (format === "plain") {
+    console.log(formatProgressLine(snapshot));
+    for (const refusal of snapshot.refusals) console.log(`refused: ${formatRefusal(refusal)}`);
+  } else if (format === "json") console.log(formatJsonLine(snapshot));
   else process.stdout.write(stringify(JSON.parse(formatJsonLine(snapshot))));
 };
 
@@ -227,10 +271,11 @@ export function followCommands(): Command[] {
           throw new CliError("-o yaml shows the status once; with --watch use -o json", EXIT.invalidInput);
         const mode = outputMode(yaml ? { ...options, output: "json" } : options);
         const timeoutMs = options.timeout ? parseTimeout(options.timeout) : undefined;
+        const { clientFrom, explain } = await kubeOptions();
         const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.watch)
-          return followUntilOutcome(client, ref, mode, {
+          return followUntilOutcome({ client, ref }, mode, {
             exitOnPause: options.exitOnPause,
             timeoutMs,
             ownsCtrlC: true,
@@ -255,8 +300,11 @@ export function followCommands(): Command[] {
   ).action((rollout: string, options: KubeOptions & OutputOptions) =>
     runCli(async () => {
       const mode = outputMode(options);
-      const { client, namespace } = clientFrom(options);
-      return followUntilOutcome(client, { namespace, name: rollout }, mode, { forever: mode === "tui" });
+      const connect = async () => {
+        const { client, namespace } = (await kubeOptions()).clientFrom(options);
+        return { client, ref: { namespace, name: rollout } };
+      };
+      return followUntilOutcome(connect, mode, { forever: mode === "tui" });
     }),
   );
 
@@ -294,10 +342,12 @@ export function followCommands(): Command[] {
         const mode = outputMode(options);
         const timeoutMs = parseTimeout(options.timeout);
         const images = parseImages(options.image);
+        const { clientFrom, explain } = await kubeOptions();
         const { client, namespace, rollouts } = clientFrom(options);
         const ref = { namespace, name: rollout };
         if (options.rps !== undefined) {
           const rps = numberFlag("--rps", options.rps, (n) => n > 0, "a positive number");
+          const { shortStepsInCluster } = await import("../../src/controller/analysis.ts");
           for (const warning of await shortStepsInCluster(client, ref, rps))
             console.error(`warning: ${warning}`);
         }
@@ -318,7 +368,7 @@ export function followCommands(): Command[] {
           );
         }
         if (!options.wait) return EXIT.ok;
-        return followUntilOutcome(client, ref, mode, {
+        return followUntilOutcome({ client, ref }, mode, {
           revision,
           commandId,
           exitOnPause: options.exitOnPause,

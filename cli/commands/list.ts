@@ -1,10 +1,12 @@
 import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import type { RolloutStatus } from "../../src/api/rollout.ts";
+import { refusalsOf } from "../../src/client/refusals.ts";
 import type { KubeObject } from "../../src/kube/client.ts";
 import { ROLLOUT } from "../actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import { clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { clientFrom, explain } from "../kube-options.ts";
+import { type KubeOptions, runCli, withKubeOptions } from "../options.ts";
 import { requireStepwiseApi } from "../stepwise-api.ts";
 
 function age(created: string | undefined, now: number): string {
@@ -20,7 +22,9 @@ function age(created: string | undefined, now: number): string {
 export function listCommand(): Command {
   return withKubeOptions(
     new Command("list")
-      .description("list rollouts with their phase, step and canary weight")
+      .description(
+        "list rollouts with their phase, step, canary weight and the reason the controller refuses to go on, if it does",
+      )
       .option("-A, --all-namespaces", "list rollouts in every namespace")
       .addOption(
         new Option(
@@ -50,6 +54,10 @@ export function listCommand(): Command {
         step: item.status?.step,
         weight: item.status?.weights?.applied ?? item.status?.weights?.desired ?? 0,
         revision: item.status?.revision ?? "",
+        // why the controller refuses to go on (src/client/refusals.ts), or empty
+        reason: refusalsOf(item)
+          .map((refusal) => refusal.reason)
+          .join(","),
         age: age(item.metadata.creationTimestamp as string | undefined, now),
       }));
       if (options.output === "json") {
@@ -71,6 +79,7 @@ export function listCommand(): Command {
         "STEP",
         "WEIGHT",
         "REVISION",
+        "REASON",
         "AGE",
       ];
       const table = rows.map((r) => [
@@ -80,6 +89,7 @@ export function listCommand(): Command {
         r.step === undefined ? "-" : String(r.step + 1),
         `${r.weight}%`,
         r.revision || "-",
+        r.reason || "-",
         r.age,
       ]);
       const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));

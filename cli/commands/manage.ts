@@ -1,7 +1,8 @@
 import { Command, Option } from "commander";
 import type { CommandBody } from "../../src/client/actions.ts";
 import { EXIT } from "../exit-codes.ts";
-import { CliError, clientFrom, explain, type KubeOptions, runCli, withKubeOptions } from "../kube-options.ts";
+import { clientFrom, explain } from "../kube-options.ts";
+import { CliError, type KubeOptions, runCli, withKubeOptions } from "../options.ts";
 
 function send(rollout: string, options: KubeOptions, body: () => CommandBody): Promise<void> {
   return runCli(async () => {

@@ -28,7 +28,7 @@ export function connectHint(kubeconfig: string): string[] {
 }
 
 import { EXIT } from "../exit-codes.ts";
-import { CliError, numberFlag, runCli } from "../kube-options.ts";
+import { CliError, numberFlag, runCli } from "../options.ts";
 import { followUntilOutcome, inCI } from "./follow.ts";
 import { sandboxApiCommand } from "./sandbox-api.ts";
 
@@ -104,11 +104,15 @@ export function sandboxCommand(): Command {
         note(
           `mesh: ${sandbox.meshLabel}; SLIs: ${sandbox.metricsSource}; controller log: ${sandbox.logFile}`,
         );
-        const code = await followUntilOutcome(sandbox.client, { namespace: NAMESPACE, name: APP }, mode, {
-          revision: sandbox.revision,
-          timeoutMs: timeoutSeconds * 1000,
-          metricsSource: sandbox.metricsSource,
-        });
+        const code = await followUntilOutcome(
+          { client: sandbox.client, ref: { namespace: NAMESPACE, name: APP } },
+          mode,
+          {
+            revision: sandbox.revision,
+            timeoutMs: timeoutSeconds * 1000,
+            metricsSource: sandbox.metricsSource,
+          },
+        );
         const counts = sandbox.traffic.counts();
         const route = await sandbox.route();
         const { kind, namespace, name } = route.object;

@@ -17,6 +17,8 @@ export interface LayoutInput {
   bodyWanted: number;
   /** Lines of the controller's message in the header (a failure reason wraps); 1 by default. */
   messageLines?: number;
+  /** Lines of the refusals under the header (none by default). */
+  refusalLines?: number;
 }
 
 export interface Layout {
@@ -38,10 +40,17 @@ const GAP = 1;
 /** The analysis panel's rule on its left and the blank after it: the panels never share a row's text. */
 export const PANEL_RULE = 2;
 
-export function layoutFor({ size, banner, fault, bodyWanted, messageLines = 1 }: LayoutInput): Layout {
+export function layoutFor({
+  size,
+  banner,
+  fault,
+  bodyWanted,
+  messageLines = 1,
+  refusalLines = 0,
+}: LayoutInput): Layout {
   const columns = Math.max(20, size.columns);
   const height = Math.max(1, size.rows - 1);
-  const fixed = FIXED_LINES + Math.max(1, messageLines);
+  const fixed = FIXED_LINES + Math.max(1, messageLines) + refusalLines;
   const free = Math.max(0, height - fixed - (banner ? 1 : 0) - (fault ? 1 : 0));
   const bodyHeight = Math.max(0, Math.min(bodyWanted, free - MIN_EVENT_LINES));
   const eventLines = Math.max(0, free - bodyHeight);

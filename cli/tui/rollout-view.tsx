@@ -20,6 +20,7 @@ import {
   wrapText,
 } from "./model.ts";
 import { Profiles } from "./profiles.tsx";
+import { RefusalBanner, refusalLines } from "./refusal-banner.tsx";
 import { StepLadder } from "./step-ladder.tsx";
 import type { RolloutStore, Snapshot } from "./store.ts";
 import { useTerminalSize } from "./use-terminal-size.ts";
@@ -152,6 +153,7 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
     phase && REASON_PHASES.has(phase)
       ? wrapText(message ?? "", terminal.columns - 2, MAX_MESSAGE_LINES)
       : [message ?? ""];
+  const refused = refusalLines(snapshot.refusals, terminal.columns);
   const fault = faultInfo(rollout, snapshot.now);
   const steps = rollout ? stepRows(rollout) : [];
   const profiles = rollout ? profileLines(rollout) : [];
@@ -162,6 +164,7 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
     fault: fault !== undefined,
     bodyWanted: rollout ? Math.max(steps.length + 1, twoLineProfiles) : 1,
     messageLines: messageLines.length,
+    refusalLines: refused.length,
   });
   const width = layout.columns;
   const lastSeen = snapshot.updatedAt === undefined ? undefined : clockTime(snapshot.updatedAt);
@@ -176,6 +179,7 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
     return (
       <Box flexDirection="column" width={width} height={layout.height} overflow="hidden">
         <ConnectionBanner connection={snapshot.connection} width={width} />
+        <RefusalBanner lines={refused} />
         <Text wrap="truncate-end">waiting for the rollout from the watch…</Text>
         <EventLog events={snapshot.events} lines={Math.max(0, layout.height - 5)} width={width} />
         <StatusLine status={status} width={width} />
@@ -206,6 +210,7 @@ export function RolloutView({ store, actions, onQuit, size }: RolloutViewProps) 
         message={messageLines}
         width={width}
       />
+      <RefusalBanner lines={refused} />
       <ConnectionBanner connection={snapshot.connection} lastSeen={lastSeen} width={width} />
       <WeightBar
         desired={weights?.desired ?? 0}

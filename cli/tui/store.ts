@@ -1,4 +1,10 @@
 import type { Rollout } from "../../src/api/rollout.ts";
+import {
+  formatRefusal,
+  invalidSpecRefusal,
+  type Refusal,
+  refusalsOfParsed,
+} from "../../src/client/refusals.ts";
 import { describeStep, planOf, stepPosition, type Verdict } from "./model.ts";
 
 export type Connection = "connecting" | "live" | "reconnecting" | "gone";
@@ -31,6 +37,11 @@ export interface Snapshot {
   readonly updatedAt?: number;
   /** "Prometheus", "built-in provider", ...: where the verdicts' counts come from. */
   readonly metricsSource?: string;
+  /**
+   * What the controller refuses to do until someone edits something (src/client/refusals.ts): from the
+   * Rollout's conditions, or the invalid spec when the newest version does not parse.
+   */
+  readonly refusals: readonly Refusal[];
 }
 
 export interface RolloutStoreOptions {
@@ -69,6 +80,7 @@ export class RolloutStore {
     this.snapshot = freeze({
       connection: "connecting",
       events: freeze([]),
+      refusals: freeze([]),
       history: freeze({}),
       startedAt: now,
       now,
@@ -98,7 +110,13 @@ export class RolloutStore {
     const events = transitions(previous, next);
     let snapshot: Snapshot = { ...this.snapshot, rollout: next, history, now, updatedAt: now };
     for (const { text, warning } of events) snapshot = this.withEvent(snapshot, text, warning, now);
-    this.publish(snapshot);
+    this.publish(this.withRefusals(snapshot, refusalsOfParsed(next), now));
+  }
+
+  /** The newest version of the Rollout does not parse: the last one that did stays on screen. */
+  invalid(problem: string): void {
+    const now = this.clock();
+    this.publish(this.withRefusals({ ...this.snapshot, now }, [invalidSpecRefusal(problem)], now));
   }
 
   /** Something worth a line in the log that the status does not show (a Kubernetes Event, a command sent). */
@@ -131,6 +149,16 @@ export class RolloutStore {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  /** The refusals now; each one not shown before is also a warning in the log. */
+  private withRefusals(snapshot: Snapshot, refusals: Refusal[], time: number): Snapshot {
+    const before = new Set(snapshot.refusals.map(formatRefusal));
+    let next: Snapshot = { ...snapshot, refusals: freeze(refusals.map(freeze)) };
+    for (const refusal of refusals)
+      if (!before.has(formatRefusal(refusal)))
+        next = this.withEvent(next, `refused: ${formatRefusal(refusal)}`, true, time);
+    return next;
+  }
 
   private withEvent(snapshot: Snapshot, text: string, warning: boolean, time: number): Snapshot {
     this.seq += 1;

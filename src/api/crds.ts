@@ -144,6 +144,13 @@ export function stepwiseCrds() {
           jsonPath: ".status.weights.applied",
           description: "Canary traffic share",
         },
+        {
+          // Ready turns False with the reason of a refusal (src/engine/conditions.ts withHold) or Failed
+          name: "Reason",
+          type: "string",
+          jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+          description: "Ready's reason: why the controller refuses to go on, when it does",
+        },
       ],
     }),
     "sloprofiles.stepwise.dev.yaml": crd({

@@ -3,7 +3,7 @@
  * rollout, watch it as an async iterator of snapshots, promote or abort it. It talks to the Kubernetes API
  * only; the controller does the rest.
  */
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { parseRollout, type Rollout } from "../api/rollout.ts";
 import { KubeClient } from "../kube/client.ts";
 import { type CommandBody, InvalidRequestError, ROLLOUT, sendCommand, setImages } from "./actions.ts";

@@ -5,14 +5,15 @@
  *
  * Kept small on purpose: rate limits, watches and informers are layered around it elsewhere.
  */
+// The package's own modules, not its index (which loads every generated API class): see lean-modules.ts.
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { createConfiguration } from "@kubernetes/client-node/dist/gen/configuration.js";
 import {
-  createConfiguration,
   HttpMethod,
-  KubeConfig,
   type RequestContext,
   type ResponseContext,
-  ServerConfiguration,
-} from "@kubernetes/client-node";
+} from "@kubernetes/client-node/dist/gen/http/http.js";
+import { ServerConfiguration } from "@kubernetes/client-node/dist/gen/servers.js";
 
 /** A Kubernetes object as JSON. Fields the client does not know are kept as they are. */
 export interface KubeObject {

@@ -1,4 +1,4 @@
-import { Watch } from "@kubernetes/client-node";
+import { Watch } from "@kubernetes/client-node/dist/watch.js";
 import type { KubeClient, KubeObject, ListOptions } from "./client.ts";
 import type { ListWatchSource, WatchEventType } from "./informer.ts";
 

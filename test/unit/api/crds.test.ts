@@ -44,7 +44,13 @@ describe("generated CRDs", () => {
     expect(nonStructural(version.schema.openAPIV3Schema)).toEqual([]);
     expect(version.subresources).toEqual({ status: {} });
     expect(rollout.spec.names.shortNames).toEqual(["sro"]);
-    expect(version.additionalPrinterColumns.map((c) => c.name)).toEqual(["Phase", "Step", "Weight", "Age"]);
+    expect(version.additionalPrinterColumns.map((c) => c.name)).toEqual([
+      "Phase",
+      "Step",
+      "Weight",
+      "Reason",
+      "Age",
+    ]);
     const profile = stepwiseCrds()["sloprofiles.stepwise.dev.yaml"].spec.versions[0]!;
     expect(nonStructural(profile.schema.openAPIV3Schema)).toEqual([]);
   });

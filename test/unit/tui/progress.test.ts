@@ -148,7 +148,7 @@ describe("followPlain with shows", () => {
 
 describe("closingLine", () => {
   const wait = { namespace: "shop", name: "checkout", revision: "7c9f3e1a2b", timeoutMs: 1_800_000 };
-  const live = (rollout: Rollout) => ({ rollout, connection: "live" as const });
+  const live = (rollout: Rollout) => ({ rollout, connection: "live" as const, refusals: [] });
 
   it("exit 0 has none", () => {
     expect(closingLine(0, live(canaryMidway), true, wait)).toBeUndefined();
@@ -198,7 +198,7 @@ describe("closingLine", () => {
       status: { ...rolledBack.status, phase: "Failed" as const, message: "the target is gone" },
     };
     expect(closingLine(1, live(failed), true, wait)).toMatch(/^failed: the target is gone; details: /);
-    expect(closingLine(1, { rollout: canaryMidway, connection: "gone" }, true, wait)).toBe(
+    expect(closingLine(1, { rollout: canaryMidway, connection: "gone", refusals: [] }, true, wait)).toBe(
       "the rollout shop/checkout was deleted while waiting",
     );
   });
@@ -212,6 +212,17 @@ describe("closingLine", () => {
   it("left the screen before the outcome", () => {
     expect(closingLine(3, live(canaryMidway), true, { ...wait, left: true })).toBe(
       "left before the rollout ended at step 2/6 (weight 5%); the rollout goes on: rollout status checkout -n shop --watch",
+    );
+  });
+
+  it("refused (exit 2): the condition, its reason and message, and that the rollout waits for the fix", () => {
+    const refusal = {
+      type: "RouteReady",
+      reason: "WeightNotExpressible",
+      message: "the canary cannot get 95% of the managed route's traffic; make the step at most 90%",
+    };
+    expect(closingLine(2, { ...live(canaryMidway), refusals: [refusal] }, true, wait)).toBe(
+      "refused: RouteReady=False WeightNotExpressible: the canary cannot get 95% of the managed route's traffic; make the step at most 90%; the rollout waits until this is fixed, then goes on by itself: rollout status checkout -n shop --watch",
     );
   });
 });

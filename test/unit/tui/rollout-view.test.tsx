@@ -1,3 +1,4 @@
+import chalk from "chalk";
 import fc from "fast-check";
 import { render } from "ink-testing-library";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -304,5 +305,56 @@ describe("RolloutView keys", () => {
     await view.press("y");
     await vi.waitFor(() => expect(view.text()).toContain("nothing to abort while Succeeded"));
     expect(view.actions.abort).not.toHaveBeenCalled();
+  });
+});
+
+describe("a refusal in the TUI", () => {
+  const message =
+    "HTTPRoute shop/checkout (/spec/rules/0/backendRefs): the canary cannot get 95% of the managed route's traffic: its other destinations, checkout-v2 (weight 10), take 10% of it; make the step at most 90%";
+
+  it("is shown under the header, wrapped, in the warning colour, and the frame still fits 80x24", async () => {
+    const fixture = FIXTURES["canary mid-way"]!;
+    const { store } = storeFor(fixture, "Prometheus");
+    store.update({
+      ...fixture.rollout,
+      status: {
+        ...fixture.rollout.status,
+        conditions: [{ type: "RouteReady", status: "False", reason: "WeightNotExpressible", message }],
+      },
+    });
+    const view = await mount(store);
+    const lines = screenLines(view.lastFrame());
+    const first = lines.findIndex((line) =>
+      line.startsWith("! refused: RouteReady=False WeightNotExpressible:"),
+    );
+    // under the header's three lines (name, details, message)
+    expect(first).toBe(3);
+    // wrapped, not cut: the end of the message is on the next lines, and no line is wider than the screen
+    const shown = lines
+      .slice(first, first + 4)
+      .map((line) => line.slice(2).trim())
+      .join(" ");
+    expect(shown).toContain("make the step at most 90%");
+    expect(lines.length).toBeLessThanOrEqual(23);
+    for (const line of lines) expect(cells(line)).toBeLessThanOrEqual(80);
+    // the warning colour (yellow, SGR 33) opens the refusal's line; Ink colours through chalk, which
+    // sees no terminal here, so colours are turned on for this frame
+    const level = chalk.level;
+    chalk.level = 1;
+    try {
+      store.tick(store.getSnapshot().now + 1_000);
+      await nextTick();
+      expect(view.lastFrame()).toContain("\u001B[33m! refused: RouteReady=False");
+    } finally {
+      chalk.level = level;
+    }
+  });
+
+  it("is shown for a rollout that does not parse, before any valid version was seen", async () => {
+    const store = new RolloutStore({ clock: () => T0 });
+    store.connection("live");
+    store.invalid("spec.strategy: exactly one of canary, blueGreen, abTest");
+    const view = await mount(store);
+    expect(view.text()).toContain("! refused: SpecValid=False InvalidSpec: invalid spec: spec.strategy:");
   });
 });

@@ -239,4 +239,50 @@ describe("transitions", () => {
       "http-availability: Pass -> Fail",
     ]);
   });
+
+  it("holds the refusals of the newest version, each new one a warning in the log", () => {
+    const { store } = makeStore();
+    const held = withStatus(canaryMidway, {
+      conditions: [
+        {
+          type: "RouteReady",
+          status: "False",
+          reason: "WeightNotExpressible",
+          message: "make the step at most 90%",
+        },
+      ],
+    });
+    store.update(held);
+    expect(store.getSnapshot().refusals).toEqual([
+      { type: "RouteReady", reason: "WeightNotExpressible", message: "make the step at most 90%" },
+    ]);
+    const warnings = () =>
+      store
+        .getSnapshot()
+        .events.filter((event) => event.warning)
+        .map((e) => e.text);
+    expect(warnings()).toEqual(["refused: RouteReady=False WeightNotExpressible: make the step at most 90%"]);
+    store.update(held); // the same refusal again: no second line
+    expect(warnings()).toHaveLength(1);
+    store.update(canaryMidway);
+    expect(store.getSnapshot().refusals).toEqual([]);
+  });
+
+  it("a version that does not parse is an invalid-spec refusal; the last valid one stays shown", () => {
+    const { store } = makeStore();
+    store.update(canaryMidway);
+    store.invalid("spec.strategy: exactly one strategy");
+    const snapshot = store.getSnapshot();
+    expect(snapshot.rollout?.metadata.name).toBe(canaryMidway.metadata.name);
+    expect(snapshot.refusals).toEqual([
+      {
+        type: "SpecValid",
+        reason: "InvalidSpec",
+        message: "invalid spec: spec.strategy: exactly one strategy",
+      },
+    ]);
+    expect(texts(store).at(-1)).toBe(
+      "refused: SpecValid=False InvalidSpec: invalid spec: spec.strategy: exactly one strategy",
+    );
+  });
 });
