@@ -4,22 +4,10 @@
  * client all read them here.
  */
 import type { RolloutStatus } from "../api/rollout.ts";
-import { CONDITION } from "../engine/conditions.ts";
-
-/**
- * The conditions whose False is a refusal. Each is set False only for what needs a person's edit: the
- * spec (SpecValid), a route that cannot be driven or cannot take the weight (RouteReady), an invalid
- * SLOProfile (ProfilesValid). Ready turns False with them (and for Failed, which is an outcome, not a
- * refusal), so it is not listed.
- */
-export const REFUSING_CONDITIONS: readonly string[] = [
-  CONDITION.SpecValid,
-  CONDITION.RouteReady,
-  CONDITION.ProfilesValid,
-];
+import { CONDITION, type ConditionType, REFUSING_CONDITIONS } from "../engine/conditions.ts";
 
 export interface Refusal {
-  /** The condition that is False (SpecValid, RouteReady, ProfilesValid). */
+  /** The condition that is False: one of REFUSING_CONDITIONS. */
   type: string;
   reason: string;
   /** What is wrong and what to change, as the controller wrote it. */
@@ -46,7 +34,7 @@ export function refusalsOf(rollout: RefusalSource): Refusal[] {
   if (observed !== undefined && typeof generation === "number" && observed !== generation) return [];
   const profileInvalidNow = (status?.analysis ?? []).some((verdict) => verdict.invalidProfile);
   return (status?.conditions ?? [])
-    .filter((c) => c.status === "False" && REFUSING_CONDITIONS.includes(c.type))
+    .filter((c) => c.status === "False" && REFUSING_CONDITIONS.includes(c.type as ConditionType))
     .filter((c) => c.type !== CONDITION.ProfilesValid || profileInvalidNow)
     .map((c) => ({ type: c.type, reason: c.reason ?? "", message: c.message ?? "" }));
 }

@@ -253,7 +253,9 @@ export class Reconciler {
   ): Promise<number> {
     const { condition, reason, message } = refusal;
     await this.warnOnce(raw, condition, reason, message);
-    const status = withHold((raw.status ?? {}) as RolloutStatus, condition, reason, message, this.now());
+    const held = withHold((raw.status ?? {}) as RolloutStatus, condition, reason, message, this.now());
+    // the hold is about this generation: a client waiting on an edit can tell it from an older one
+    const status = { ...held, observedGeneration: raw.metadata.generation };
     return (await this.writeStatus(key, raw, status)) ?? retryMs;
   }
 

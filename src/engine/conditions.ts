@@ -26,6 +26,18 @@ export const CONDITION = {
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
 /**
+ * The conditions whose False is a refusal: set False only for what needs a person's edit (the spec, a
+ * route that cannot be driven or cannot take the weight, a user's Service or autoscaler that cannot be
+ * used, an invalid SLOProfile). Ready turns False with them, and for Failed, which is an outcome.
+ */
+export const REFUSING_CONDITIONS: readonly ConditionType[] = [
+  CONDITION.SpecValid,
+  CONDITION.RouteReady,
+  CONDITION.WorkloadsReady,
+  CONDITION.ProfilesValid,
+];
+
+/**
  * `conditions` with `type` set; lastTransitionTime changes only when the status (True/False) changes.
  * Returns a new array; the order of existing types is kept.
  */
