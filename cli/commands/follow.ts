@@ -2,8 +2,7 @@ import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import { parseDuration } from "../../src/api/duration.ts";
 import type { Rollout } from "../../src/api/rollout.ts";
-import { formatRefusal } from "../../src/client/refusals.ts";
-import { CONDITION } from "../../src/engine/conditions.ts";
+import { formatRefusal, holdsEveryRevision } from "../../src/client/refusals.ts";
 import type { KubeClient } from "../../src/kube/client.ts";
 import { leanModules } from "../../src/kube/lean-modules.ts";
 import { parseImages, type RolloutRef, sendCommand } from "../actions.ts";
@@ -86,12 +85,12 @@ function actionsFor(followed: Promise<Followed>) {
 }
 
 /**
- * Whether a refusal ends the wait (exit 2): one the controller holds the awaited revision with, or an
- * invalid spec, which holds any revision (the controller does not start one on a spec it cannot read).
+ * Whether a refusal ends the wait (exit 2): one that holds every revision (the controller starts none
+ * until it is fixed), or one the controller holds the awaited revision with.
  */
 function isRefused(snapshot: Snapshot, wait: WaitOptions): boolean {
   return snapshot.refusals.some(
-    (refusal) => refusal.type === CONDITION.SpecValid || isAwaited(snapshot.rollout, wait),
+    (refusal) => holdsEveryRevision(refusal) || isAwaited(snapshot.rollout, wait),
   );
 }
 

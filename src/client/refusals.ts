@@ -4,7 +4,12 @@
  * client all read them here.
  */
 import type { RolloutStatus } from "../api/rollout.ts";
-import { CONDITION, type ConditionType, REFUSING_CONDITIONS } from "../engine/conditions.ts";
+import {
+  CONDITION,
+  type ConditionType,
+  REFUSING_CONDITIONS,
+  WEIGHT_NOT_EXPRESSIBLE,
+} from "../engine/conditions.ts";
 
 export interface Refusal {
   /** The condition that is False: one of REFUSING_CONDITIONS. */
@@ -46,6 +51,15 @@ export function refusalsOf(rollout: RefusalSource): Refusal[] {
  */
 export function refusalsOfParsed(rollout: RefusalSource): Refusal[] {
   return refusalsOf(rollout).filter((refusal) => refusal.type !== CONDITION.SpecValid);
+}
+
+/**
+ * Whether a refusal keeps the controller from starting any revision: it holds the rollout as stored (an
+ * invalid spec, a route object or Service it cannot use). A weight the route cannot take and an invalid
+ * SLOProfile are met by the revision under way and hold only that one.
+ */
+export function holdsEveryRevision(refusal: Refusal): boolean {
+  return refusal.type !== CONDITION.ProfilesValid && refusal.reason !== WEIGHT_NOT_EXPRESSIBLE;
 }
 
 /** One line for a refusal: "RouteReady=False WeightNotExpressible: <message>". */

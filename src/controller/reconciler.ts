@@ -1,8 +1,14 @@
 import { isDeepStrictEqual } from "node:util";
 import { readCommand } from "../api/commands.ts";
 import { parseRollout, type Rollout, type RolloutStatus } from "../api/rollout.ts";
-import { CONDITION, type ConditionType, conditionOf, withHold } from "../engine/conditions.ts";
-import { decide, WEIGHT_NOT_EXPRESSIBLE, withRouteBlocked } from "../engine/decide.ts";
+import {
+  CONDITION,
+  type ConditionType,
+  conditionOf,
+  WEIGHT_NOT_EXPRESSIBLE,
+  withHold,
+} from "../engine/conditions.ts";
+import { decide, withRouteBlocked } from "../engine/decide.ts";
 import { observedShare } from "../engine/observed-share.ts";
 import { scheduleOpen } from "../engine/schedule.ts";
 import type { Effect, Observations, ProfileVerdict } from "../engine/types.ts";

@@ -25,6 +25,9 @@ export const CONDITION = {
 
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
+/** The reason the reconciler gives RouteReady=False when the route cannot express a weight. */
+export const WEIGHT_NOT_EXPRESSIBLE = "WeightNotExpressible";
+
 /**
  * The conditions whose False is a refusal: set False only for what needs a person's edit (the spec, a
  * route that cannot be driven or cannot take the weight, a user's Service or autoscaler that cannot be

@@ -1,6 +1,6 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
 import { withinOneUnit } from "../routers/index.ts";
-import { CONDITION, isFalse, withCondition, withHold } from "./conditions.ts";
+import { CONDITION, isFalse, WEIGHT_NOT_EXPRESSIBLE, withCondition, withHold } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
 import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";
 import type { Command, Decision, Effect, GatingWebhook, Observations, ProfileVerdict } from "./types.ts";
@@ -19,8 +19,6 @@ const FINAL_GATE: AnalysisStep = { kind: "analysis" };
 
 const TERMINAL: readonly Phase[] = ["Succeeded", "RolledBack", "Failed"];
 const RELEASING: readonly Phase[] = ["Initializing", "Progressing", "Promoting", "RollingBack"];
-/** The reason the reconciler gives RouteReady=False when the route cannot express a weight. */
-export const WEIGHT_NOT_EXPRESSIBLE = "WeightNotExpressible";
 
 /**
  * The status after the route refused the desired weight as not expressible: RouteReady (and Ready) False

@@ -168,6 +168,35 @@ describe.concurrent("a refusal ends a wait at once: exit 2 and the refusal as th
   });
 });
 
+describe("a refusal from the route object itself", () => {
+  it("start --wait on a Rollout whose routeRef object does not exist (RouteNotFound)", {
+    timeout: 180_000,
+  }, async () => {
+    const client = world.cluster.client;
+    await client.create(deployment("unrouted", NS, "registry/app:1"));
+    await client.create(
+      canaryRollout("unrouted", NS, [{ setWeight: 20 }], {
+        traffic: { provider: "istio", routeRef: { kind: "VirtualService", name: "nowhere" } },
+      }),
+    );
+    const result = await rollout([
+      "start",
+      "unrouted",
+      "--image",
+      "registry/app:2",
+      "--wait",
+      "--timeout",
+      "10m",
+    ]);
+    expect(result.code, shown(result)).toBe(2);
+    expect(lastLine(result.stderr)).toMatch(
+      new RegExp(
+        `^rollout: refused: RouteReady=False RouteNotFound: VirtualService ${NS}/nowhere: does not exist; create it, or fix spec.traffic.routeRef; the rollout waits`,
+      ),
+    );
+  });
+});
+
 describe("the refusal's reason in the lists", () => {
   it("rollout list: a REASON column, empty (-) where nothing is refused", { timeout: 180_000 }, async () => {
     await world.waitUntil("crowded", (s) => isFalse(s, "RouteReady"), "RouteReady=False");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   formatRefusal,
+  holdsEveryRevision,
   invalidSpecRefusal,
   refusalsOf,
   refusalsOfParsed,
@@ -83,5 +84,16 @@ describe("formatRefusal and invalidSpecRefusal", () => {
     expect(formatRefusal(invalidSpecRefusal("spec.strategy: exactly one strategy"))).toBe(
       "SpecValid=False InvalidSpec: invalid spec: spec.strategy: exactly one strategy",
     );
+  });
+});
+
+describe("holdsEveryRevision", () => {
+  it("is true for the holds that keep the rollout as stored, false for those met by the revision under way", () => {
+    const refusal = (type: string, reason: string) => ({ type, reason, message: "" });
+    expect(holdsEveryRevision(refusal("SpecValid", "InvalidSpec"))).toBe(true);
+    expect(holdsEveryRevision(refusal("RouteReady", "RouteNotFound"))).toBe(true);
+    expect(holdsEveryRevision(refusal("WorkloadsReady", "ServiceNotAdoptable"))).toBe(true);
+    expect(holdsEveryRevision(refusal("RouteReady", "WeightNotExpressible"))).toBe(false);
+    expect(holdsEveryRevision(refusal("ProfilesValid", "InvalidSLOProfile"))).toBe(false);
   });
 });
