@@ -8,10 +8,11 @@
 //
 // Latency: every route write is caused by a watch event the controller received: a Deployment becoming
 // ready (the canary at the first step, the new primary at the promotion) or the bench's resume command on
-// the Rollout. The bench watches the same objects; a sample is the time from the latest such event of
-// that rollout (for a command, the command's PATCH response, which comes before its watch event) to the
-// response of the route write (the emulator's request log), so the controller's queue wait, its reads and
-// its decision are all inside. Percentiles are exact, over every sample.
+// the Rollout. A sample is the time from the latest such event of that rollout before the write began
+// (a Deployment's as the bench's own watch received it; a command's as the emulator answered its PATCH,
+// which is before its watch event) to the route write's response (the emulator's request log), so the
+// controller's queue wait, its reads and its decision are all inside. Percentiles are exact, over every
+// sample.
 //
 // Per step (a weight change: 25, 50, and the promotion's 0): the controller's route writes, status writes
 // and GETs over the whole release, from the emulator's request log. With --prometheus the counters come
@@ -181,9 +182,8 @@ async function run(size: number): Promise<Result> {
     const gate = `${name}/${status.step}`;
     if (releasing && status.phase === "Paused" && GATES.has(status.step ?? -1) && !resumed.has(gate)) {
       resumed.add(gate);
-      void sendCommand(cluster.client, { namespace: NS, name }, { type: "resume" }).then(() =>
-        trigger(name, Date.now()),
-      );
+      // its time is the emulator's response to it, from the request log (see below)
+      void sendCommand(cluster.client, { namespace: NS, name }, { type: "resume" });
     }
   });
   await Promise.all([deployments.start(), rollouts.start()]);
@@ -250,6 +250,13 @@ async function run(size: number): Promise<Result> {
     (entry) => entry.resource === "rollouts" && entry.subresource === "status" && entry.verb !== "get",
   );
   const gets = controllerRequests.filter((entry) => entry.verb === "get");
+  for (const command of cluster.api.requestLog.all({
+    userAgent: "test",
+    verb: "patch",
+    resource: "rollouts",
+  }))
+    if (command.subresource === undefined) trigger(command.name ?? "", Date.parse(command.time));
+  for (const list of triggers.values()) list.sort((a, b) => a - b);
   const latencies: number[] = [];
   for (const write of routeWrites) {
     const end = Date.parse(write.time);

@@ -123,9 +123,9 @@ export interface ProfileAnalysisOptions {
  * from the step's start time, which the metrics provider can still answer for.
  *
  * Looks share queries: a counter whose template is a bare selector is read from one answer for all
- * rollouts with the same profile, mesh and args, at most half the rollout's look interval old (so the
- * rollout's next look always reads a newer one). A step's counts therefore start from an answer up to
- * that much before the step began.
+ * rollouts with the same profile, mesh and args, per slot of half the rollout's look interval (so the
+ * rollout's next look always reads a newer one). A look's counts are therefore up to half an interval
+ * old, and a step's start from up to that much before the step began.
  */
 export class ProfileAnalysis implements AnalysisSource {
   private readonly steps = new Map<string, StepState>();
@@ -143,14 +143,14 @@ export class ProfileAnalysis implements AnalysisSource {
   private source(
     own: { ratio: string; total: string },
     shared: { ratio: SharedQuery | undefined; total: SharedQuery | undefined } | undefined,
-    maxAgeMs: number,
+    slotMs: number,
   ): CounterSource {
     const looks = this.looks;
     if (!looks || !shared) return this.provider;
     return {
       queryCounts: (query, at) => {
         const split = query === own.ratio ? shared.ratio : query === own.total ? shared.total : undefined;
-        return split ? looks.read(split, at, maxAgeMs) : this.provider.queryCounts(query, at);
+        return split ? looks.read(split, at, slotMs) : this.provider.queryCounts(query, at);
       },
     };
   }

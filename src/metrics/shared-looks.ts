@@ -1,62 +1,83 @@
 /**
- * One query per counter per look for all rollouts: a rollout's look reads its series from an answer to the
- * shared query (see SharedQuery in analysis/profiles.ts) that another rollout's look fetched a moment ago,
- * or fetches one that the next looks reuse. So Prometheus sees at most two queries per shared query per
- * look interval, however many rollouts look.
+ * One query per counter per look for all rollouts: a rollout's look reads its series from the answer to the
+ * shared query (see SharedQuery in analysis/profiles.ts) for the time slot it falls in, which the first
+ * look in that slot fetched. With slots of half the look interval Prometheus sees at most two queries per
+ * shared query per interval, however many rollouts look and whenever their steps start.
  */
 import type { SharedQuery } from "../analysis/profiles.ts";
 import { type LabelMatcher, matches } from "./selector.ts";
 import type { CounterSample, MetricsProvider } from "./types.ts";
 
 interface Answer {
-  /** The time the query was evaluated at (ms since the epoch). */
-  at: number;
   samples: Promise<CounterSample[]>;
   /** The samples by the values of a set of labels, built on first use for each set. */
   index: Map<string, Map<string, CounterSample[]>>;
+  /** When a look last read it (wall clock, ms). */
+  usedAt: number;
 }
 
-/** An answer older than the newest one by more than this many times the longest age asked for is dropped. */
-const KEEP_AGES = 2;
+/** An answer no look has read for this many times the longest slot is dropped. */
+const KEEP_SLOTS = 4;
 
 export class SharedLooks {
-  /** By shared query text, oldest first. */
-  private readonly answers = new Map<string, Answer[]>();
-  private longestAgeMs = 0;
+  /** By shared query text, then by the slot's start time. */
+  private readonly answers = new Map<string, Map<number, Answer>>();
+  private longestSlotMs = 0;
+  private prunedAt = 0;
 
-  constructor(private readonly provider: MetricsProvider) {}
+  constructor(
+    private readonly provider: MetricsProvider,
+    private readonly wallMs: () => number = Date.now,
+  ) {}
 
   /**
-   * The samples of the query's own series at `at`, read from an answer to its shared query evaluated in
-   * (at - maxAgeMs, at]: never later than `at` (a look never sees the future, and a rollout's looks read
-   * answers in time order), at most maxAgeMs old. Without one, queries at `at`.
+   * The samples of the query's own series at `at`, read from the answer to its shared query at the start
+   * of the slot `at` falls in (time cut into slots of `slotMs` from the epoch): never later than `at`, less
+   * than slotMs before it. Every look in one slot reads the same answer, a step's start included (its counts
+   * then start up to slotMs before the step did), and a look one slot or more later reads a newer one.
    */
-  async read(query: SharedQuery, at: number, maxAgeMs: number): Promise<CounterSample[]> {
-    this.longestAgeMs = Math.max(this.longestAgeMs, maxAgeMs);
-    const answer = this.answerFor(query.shared, at, maxAgeMs);
+  async read(query: SharedQuery, at: number, slotMs: number): Promise<CounterSample[]> {
+    this.longestSlotMs = Math.max(this.longestSlotMs, slotMs);
+    const answer = this.answerFor(query.shared, Math.floor(at / slotMs) * slotMs);
     const samples = await answer.samples;
     return pick(answer, samples, query.own);
   }
 
-  private answerFor(shared: string, at: number, maxAgeMs: number): Answer {
-    const list = this.answers.get(shared) ?? [];
-    for (let i = list.length - 1; i >= 0; i--) {
-      const answer = list[i]!;
-      if (answer.at <= at && answer.at > at - maxAgeMs) return answer;
+  private answerFor(shared: string, slotAt: number): Answer {
+    const now = this.wallMs();
+    this.prune(now);
+    let slots = this.answers.get(shared);
+    if (!slots) {
+      slots = new Map();
+      this.answers.set(shared, slots);
     }
-    const answer: Answer = { at, samples: this.provider.queryCounts(shared, at), index: new Map() };
+    const known = slots.get(slotAt);
+    if (known) {
+      known.usedAt = now;
+      return known;
+    }
+    const answer: Answer = {
+      samples: this.provider.queryCounts(shared, slotAt),
+      index: new Map(),
+      usedAt: now,
+    };
     // A failed query is not kept: the next look asks again.
     answer.samples.catch(() => {
-      const current = this.answers.get(shared);
-      const position = current?.indexOf(answer) ?? -1;
-      if (position >= 0) current!.splice(position, 1);
+      if (slots.get(slotAt) === answer) slots.delete(slotAt);
     });
-    const position = list.findIndex((other) => other.at > at);
-    list.splice(position < 0 ? list.length : position, 0, answer);
-    const newest = list.at(-1)!.at;
-    const kept = list.filter((other) => other.at >= newest - KEEP_AGES * this.longestAgeMs);
-    this.answers.set(shared, kept);
+    slots.set(slotAt, answer);
     return answer;
+  }
+
+  /** Drops the answers no look has read lately (a lagging controller's step starts still find theirs). */
+  private prune(now: number): void {
+    if (now - this.prunedAt < this.longestSlotMs) return;
+    this.prunedAt = now;
+    for (const [shared, slots] of this.answers) {
+      for (const [slotAt, answer] of slots)
+        if (now - answer.usedAt > KEEP_SLOTS * this.longestSlotMs) slots.delete(slotAt);
+      if (slots.size === 0) this.answers.delete(shared);
+    }
   }
 }
 

@@ -82,21 +82,35 @@ describe("shared looks", () => {
     return { provider, asked, failNext: (value: boolean) => (fail = value) };
   };
 
-  it("reads every rollout's series from one answer younger than the age allowed, never a later one", async () => {
+  it("reads every look in one time slot from one answer at the slot's start, never a later one", async () => {
     const { provider, asked } = recording();
     const looks = new SharedLooks(provider);
-    expect(await looks.read(query("a"), 10_000, 5_000)).toEqual([
+    expect(await looks.read(query("a"), 11_000, 5_000)).toEqual([
       { labels: { workload: "a" }, value: 10_000 },
     ]);
-    expect(await looks.read(query("b"), 14_000, 5_000)).toEqual([
+    expect(await looks.read(query("b"), 14_999, 5_000)).toEqual([
       { labels: { workload: "b" }, value: 10_000 },
     ]);
     expect(asked).toEqual([10_000]);
-    // 5 s old is too old: a new answer; an earlier time (a step's start) never reads a later answer
+    // the next slot is a new answer; a step's start in an earlier slot reads that slot's answer, shared too
     await looks.read(query("a"), 15_000, 5_000);
-    expect(await looks.read(query("b"), 9_000, 5_000)).toEqual([{ labels: { workload: "b" }, value: 9_000 }]);
-    expect(asked).toEqual([10_000, 15_000, 9_000]);
+    expect(await looks.read(query("b"), 9_000, 5_000)).toEqual([{ labels: { workload: "b" }, value: 5_000 }]);
+    expect(await looks.read(query("a"), 5_500, 5_000)).toEqual([{ labels: { workload: "a" }, value: 5_000 }]);
+    expect(asked).toEqual([10_000, 15_000, 5_000]);
     expect(await looks.read(query("c"), 16_000, 5_000)).toEqual([]);
+  });
+
+  it("drops answers no look has read for four slots", async () => {
+    const { provider, asked } = recording();
+    let wall = 0;
+    const looks = new SharedLooks(provider, () => wall);
+    await looks.read(query("a"), 10_000, 5_000);
+    wall = 20_000;
+    await looks.read(query("a"), 10_000, 5_000);
+    wall = 40_001;
+    await looks.read(query("a"), 30_000, 5_000);
+    await looks.read(query("a"), 10_000, 5_000);
+    expect(asked).toEqual([10_000, 30_000, 10_000]);
   });
 
   it("does not keep a failed answer: the next look asks again", async () => {
@@ -106,6 +120,6 @@ describe("shared looks", () => {
     await expect(looks.read(query("a"), 10_000, 5_000)).rejects.toThrow("down");
     failNext(false);
     expect(await looks.read(query("a"), 10_500, 5_000)).toHaveLength(1);
-    expect(asked).toEqual([10_000, 10_500]);
+    expect(asked).toEqual([10_000, 10_000]);
   });
 });
