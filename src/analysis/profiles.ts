@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDocuments } from "../api/documents.ts";
 import { METRIC_PROVIDERS, type MetricProvider, type SLOProfile } from "../api/slo-profile.ts";
+import { formatSelector, type LabelMatcher, parseSelector } from "../metrics/selector.ts";
 import { PACKAGE_ROOT } from "../package-root.ts";
 import type { IndicatorQueries, PopulationQueries } from "./verdict.ts";
 
@@ -163,16 +164,11 @@ function render(template: string, variables: Readonly<Record<string, ArgValue>>)
   });
 }
 
-/**
- * The PromQL of one population for a mesh: the bad (or good) counter and the total counter, with namespace,
- * workload, service and the args filled in (as PromQL string contents, escaped).
- */
-export function renderQueries(
+/** The query templates of a profile's two counters (bad or good, and total) for a mesh. */
+function counterTemplates(
   profile: SLOProfile,
   provider: MetricProvider,
-  target: Target,
-  args: Readonly<Record<string, ArgValue>> = {},
-): PopulationQueries {
+): { part: PopulationQueries["part"]; ratio: string; total: string } {
   const ratio = profile.spec.indicator.ratioMetric;
   const part = ratio.bad ? "bad" : "good";
   const ratioTemplate = (ratio.bad ?? ratio.good)?.metricSource.spec.queries[provider];
@@ -187,8 +183,69 @@ export function renderQueries(
       `profile "${profile.metadata.name}" has no ${provider} queries; it has queries for ${meshes.join(", ") || "no mesh"}`,
     );
   }
+  return { part, ratio: ratioTemplate, total: totalTemplate };
+}
+
+/**
+ * The PromQL of one population for a mesh: the bad (or good) counter and the total counter, with namespace,
+ * workload, service and the args filled in (as PromQL string contents, escaped).
+ */
+export function renderQueries(
+  profile: SLOProfile,
+  provider: MetricProvider,
+  target: Target,
+  args: Readonly<Record<string, ArgValue>> = {},
+): PopulationQueries {
+  const templates = counterTemplates(profile, provider);
   const variables = { ...resolveArgs(profile, provider, args), ...target };
-  return { part, ratio: render(ratioTemplate, variables), total: render(totalTemplate, variables) };
+  return {
+    part: templates.part,
+    ratio: render(templates.ratio, variables),
+    total: render(templates.total, variables),
+  };
+}
+
+/**
+ * One counter's query as many rollouts share it: `shared` is the rendered selector without the matchers
+ * that name the population (those with {{namespace}}, {{workload}} or {{service}}), the same text for every
+ * rollout with the same profile, mesh and args; `own` are those matchers, which pick this population's
+ * series from the shared answer.
+ */
+export interface SharedQuery {
+  shared: string;
+  own: LabelMatcher[];
+}
+
+const TARGET_PLACEHOLDER = /\{\{\s*(namespace|workload|service)\s*\}\}/;
+
+function share(template: string, variables: Readonly<Record<string, ArgValue>>): SharedQuery | undefined {
+  const pattern = parseSelector(template);
+  const rendered = parseSelector(render(template, variables));
+  if (!pattern || !rendered || pattern.matchers.length !== rendered.matchers.length) return undefined;
+  const own = pattern.matchers.map((matcher) => TARGET_PLACEHOLDER.test(matcher.value));
+  if (!own.includes(true)) return undefined;
+  return {
+    shared: formatSelector({
+      metric: rendered.metric,
+      matchers: rendered.matchers.filter((_, i) => !own[i]),
+    }),
+    own: rendered.matchers.filter((_, i) => own[i]),
+  };
+}
+
+/**
+ * The shared form of a population's two queries (see SharedQuery); undefined for a template that is not a
+ * bare selector (a function or an operator around it), which is queried per rollout as rendered.
+ */
+export function sharedQueries(
+  profile: SLOProfile,
+  provider: MetricProvider,
+  target: Target,
+  args: Readonly<Record<string, ArgValue>> = {},
+): { ratio: SharedQuery | undefined; total: SharedQuery | undefined } {
+  const templates = counterTemplates(profile, provider);
+  const variables = { ...resolveArgs(profile, provider, args), ...target };
+  return { ratio: share(templates.ratio, variables), total: share(templates.total, variables) };
 }
 
 /** The queries of both populations (the canary and the baseline it is compared with) for one profile. */

@@ -1,4 +1,11 @@
-import { indicatorQueries, loadBuiltInProfiles, ProfileError } from "../analysis/profiles.ts";
+import {
+  indicatorQueries,
+  loadBuiltInProfiles,
+  ProfileError,
+  type SharedQuery,
+  sharedQueries,
+  type Target,
+} from "../analysis/profiles.ts";
 import { shortAnalysisSteps, timeToPass, tooShortMessage } from "../analysis/step-time.ts";
 import { alphaShares, errorVerdict, evaluate, judgedWindows, type Verdict } from "../analysis/verdict.ts";
 import { API_VERSION } from "../api/common.ts";
@@ -9,10 +16,12 @@ import type { ProfileVerdict } from "../engine/types.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../kube/client.ts";
 import {
   advancePopulation,
+  type CounterSource,
   type PopulationState,
   populationCounts,
   startPopulation,
 } from "../metrics/collect.ts";
+import { SharedLooks } from "../metrics/shared-looks.ts";
 import { type MetricsProvider, ProviderError } from "../metrics/types.ts";
 import { PRIMARY_SUFFIX } from "../workloads/deployments.ts";
 import type { AnalysisSource } from "./reconciler.ts";
@@ -99,19 +108,52 @@ interface StepState {
   populations: Map<string, { canary: PopulationState; baseline: PopulationState }>;
 }
 
+export interface ProfileAnalysisOptions {
+  /**
+   * Read counters through one query per counter for all rollouts (SharedLooks) instead of per rollout.
+   * Default true; false queries each rollout's own selector, the way to compare the two.
+   */
+  shareQueries?: boolean;
+}
+
 /**
  * Judges a rollout's profiles over its current step: the canary is the target Deployment's workload, the
  * baseline the primary's, measured at the same time. Counter state is kept per step and advanced at every
  * look, so counter resets and pods that come and go are counted right; after a restart it starts again
  * from the step's start time, which the metrics provider can still answer for.
+ *
+ * Looks share queries: a counter whose template is a bare selector is read from one answer for all
+ * rollouts with the same profile, mesh and args, per slot of half the rollout's look interval (so the
+ * rollout's next look always reads a newer one). A look's counts are therefore up to half an interval
+ * old, and a step's start from up to that much before the step began.
  */
 export class ProfileAnalysis implements AnalysisSource {
   private readonly steps = new Map<string, StepState>();
+  private readonly looks: SharedLooks | undefined;
 
   constructor(
     private readonly provider: MetricsProvider,
     private readonly profiles: ProfileLookup,
-  ) {}
+    options: ProfileAnalysisOptions = {},
+  ) {
+    this.looks = options.shareQueries === false ? undefined : new SharedLooks(provider);
+  }
+
+  /** Where one population's counters are read: its shared queries when it has them, else its own. */
+  private source(
+    own: { ratio: string; total: string },
+    shared: { ratio: SharedQuery | undefined; total: SharedQuery | undefined } | undefined,
+    slotMs: number,
+  ): CounterSource {
+    const looks = this.looks;
+    if (!looks || !shared) return this.provider;
+    return {
+      queryCounts: (query, at) => {
+        const split = query === own.ratio ? shared.ratio : query === own.total ? shared.total : undefined;
+        return split ? looks.read(split, at, slotMs) : this.provider.queryCounts(query, at);
+      },
+    };
+  }
 
   async evaluate(rollout: Rollout, window: { since: Date; now: Date }): Promise<ProfileVerdict[]> {
     const namespace = rollout.metadata.namespace ?? "default";
@@ -161,24 +203,25 @@ export class ProfileAnalysis implements AnalysisSource {
         };
         let verdict: Verdict;
         try {
-          const queries = indicatorQueries(
-            profile,
-            dialect,
-            {
-              canary: { namespace, workload: target, service: services.canary },
-              baseline: { namespace, workload: `${target}${PRIMARY_SUFFIX}`, service: services.stable },
-            },
-            ref.args,
-          );
+          const targets: Record<"canary" | "baseline", Target> = {
+            canary: { namespace, workload: target, service: services.canary },
+            baseline: { namespace, workload: `${target}${PRIMARY_SUFFIX}`, service: services.stable },
+          };
+          const queries = indicatorQueries(profile, dialect, targets, ref.args);
           const previous = counters.populations.get(ref.name);
           const [canary, baseline] = await Promise.all(
-            (["canary", "baseline"] as const).map((population) =>
-              previous
-                ? advancePopulation(this.provider, queries[population], previous[population], now)
-                : startPopulation(this.provider, queries[population], since).then((start) =>
-                    advancePopulation(this.provider, queries[population], start, now),
-                  ),
-            ),
+            (["canary", "baseline"] as const).map((population) => {
+              const source = this.source(
+                queries[population],
+                this.looks && sharedQueries(profile, dialect, targets[population], ref.args),
+                rollout.spec.analysis.interval / 2,
+              );
+              return previous
+                ? advancePopulation(source, queries[population], previous[population], now)
+                : startPopulation(source, queries[population], since).then((start) =>
+                    advancePopulation(source, queries[population], start, now),
+                  );
+            }),
           );
           counters.populations.set(ref.name, { canary: canary!, baseline: baseline! });
           verdict = evaluate(

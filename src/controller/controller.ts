@@ -190,13 +190,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const { namespace, name, identity: given, ...timing } = options.leaderElection;
     const identity = given ?? `${hostname()}-${process.pid}`;
     // the Lease's own writes go around the fence: they are how the lease is kept
+    const lease = name ?? leaseName(options.shardSelector);
     const leader = new LeaderElector(client.withoutFence(), {
       ...timing,
       namespace,
-      name: name ?? leaseName(options.shardSelector),
+      name: lease,
       identity,
       onStartedLeading: () => {
-        logger.info({ identity }, "became the leader");
+        logger.info({ identity, lease }, "became the leader");
         startWorkers();
       },
       onStoppedLeading: () => {

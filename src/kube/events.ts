@@ -1,41 +1,180 @@
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "./client.ts";
 
 /**
- * Records Kubernetes Events (core/v1) about an object, as `kubectl describe` shows them. Repeats of the
- * same reason and message within a rollout bump the count of the existing Event instead of adding one.
+ * Records Kubernetes Events (core/v1) about an object, as `kubectl describe` shows them, correlated the way
+ * client-go's recorder does it (k8s.io/client-go/tools/record, events_cache.go), with its defaults:
+ *
+ * - a repeat (same object, type, reason and message) PATCHes the existing Event's count and lastTimestamp
+ *   instead of POSTing a new one;
+ * - similar events (same object, type and reason) with 10 different messages within 10 minutes are
+ *   combined: from the 10th on, one Event "(combined from similar events): <latest message>" is counted up;
+ * - a token bucket per object allows a burst of 25 Events (new or counted up), refilled by one every 5
+ *   minutes; an Event beyond it is dropped (its count still includes it when the next one is written).
  */
+
+/** client-go's defaults (defaultAggregateMaxEvents, defaultAggregateIntervalInSeconds, defaultSpam*). */
+export const EVENT_LIMITS = {
+  similarMessages: 10,
+  similarWindowMs: 600_000,
+  burst: 25,
+  refillEveryMs: 300_000,
+  /** Entries in each of the correlator's caches (client-go's maxLruCacheEntries). */
+  cacheEntries: 4096,
+} as const;
+
+export const COMBINED_PREFIX = "(combined from similar events): ";
+
+/** The fields of an Event that correlation reads. */
+export interface EventDraft {
+  object: string;
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+/** What to do with an event: drop it, create an Event, or count up an existing one. */
+export type Correlation =
+  | { action: "skip" }
+  | { action: "create" | "patch"; name: string; message: string; count: number; firstTimestamp: number };
+
+/** A Map that forgets its least recently used entry beyond a size. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly size: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+/** The decisions of client-go's EventCorrelator (aggregate, then observe, then the spam filter); no I/O. */
+export class EventCorrelator {
+  private readonly similar = new Lru<{ messages: Set<string>; last: number }>(EVENT_LIMITS.cacheEntries);
+  private readonly observed = new Lru<{ name: string; count: number; firstTimestamp: number }>(
+    EVENT_LIMITS.cacheEntries,
+  );
+  private readonly buckets = new Lru<{ tokens: number; at: number }>(EVENT_LIMITS.cacheEntries);
+
+  constructor(private readonly newName: (object: string, now: number) => string) {}
+
+  correlate(event: EventDraft, now: number): Correlation {
+    // Aggregate: the 10th different message of a type and reason about an object turns into one combined Event.
+    const similarKey = JSON.stringify([event.object, event.type, event.reason]);
+    let similar = this.similar.get(similarKey);
+    if (!similar || now - similar.last > EVENT_LIMITS.similarWindowMs)
+      similar = { messages: new Set(), last: now };
+    similar.messages.add(event.message);
+    similar.last = now;
+    this.similar.set(similarKey, similar);
+    let key = JSON.stringify([event.object, event.type, event.reason, event.message]);
+    let message = event.message;
+    if (similar.messages.size >= EVENT_LIMITS.similarMessages) {
+      similar.messages.delete(similar.messages.values().next().value!);
+      key = similarKey;
+      message = `${COMBINED_PREFIX}${event.message}`;
+    }
+    // Observe: a repeat counts up the Event it repeats.
+    const previous = this.observed.get(key);
+    const seen = previous
+      ? { name: previous.name, count: previous.count + 1, firstTimestamp: previous.firstTimestamp }
+      : { name: this.newName(event.object, now), count: 1, firstTimestamp: now };
+    this.observed.set(key, seen);
+    // Filter: the object's token bucket.
+    const bucket = this.buckets.get(event.object) ?? { tokens: EVENT_LIMITS.burst, at: now };
+    bucket.tokens = Math.min(
+      EVENT_LIMITS.burst,
+      bucket.tokens + (now - bucket.at) / EVENT_LIMITS.refillEveryMs,
+    );
+    bucket.at = now;
+    this.buckets.set(event.object, bucket);
+    if (bucket.tokens < 1) return { action: "skip" };
+    bucket.tokens -= 1;
+    return { action: previous ? "patch" : "create", message, ...seen };
+  }
+}
+
+export interface EventRecorderOptions {
+  /** Wall-clock time in ms; tests pass one they move. */
+  now?: () => number;
+}
+
 export class EventRecorder {
-  private readonly recent = new Map<string, { name: string; count: number }>();
+  /** Names as client-go makes them (the object's name and the time in hex), with a counter so none repeats. */
+  private named = 0;
+  private readonly correlator = new EventCorrelator(
+    (object, now) =>
+      `${object.split("/").at(-1)}.${now.toString(16)}${(this.named++ % 0x10000).toString(16).padStart(4, "0")}${Math.floor(Math.random() * 0x1000).toString(16)}`,
+  );
+  private readonly now: () => number;
+  /** Per object, the write in progress: an object's Events are written one after another, in order. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: KubeClient,
     private readonly component = "stepwise-controller",
-  ) {}
+    options: EventRecorderOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   async record(about: KubeObject, reason: string, message: string, warning = false): Promise<void> {
     const namespace = about.metadata.namespace ?? "default";
-    const key = `${namespace}/${about.metadata.name}/${reason}/${message}`;
-    const now = new Date().toISOString();
-    const seen = this.recent.get(key);
-    if (seen) {
+    const object = [
+      about.apiVersion,
+      about.kind,
+      namespace,
+      about.metadata.uid ?? "",
+      about.metadata.name,
+    ].join("/");
+    const type = warning ? "Warning" : "Normal";
+    const now = this.now();
+    const decision = this.correlator.correlate({ object, type, reason, message }, now);
+    if (decision.action === "skip") return;
+    const previous = this.writing.get(object) ?? Promise.resolve();
+    const write = previous
+      .catch(() => {})
+      .then(() => this.write(about, namespace, type, reason, decision, new Date(now).toISOString()));
+    this.writing.set(object, write);
+    try {
+      await write;
+    } finally {
+      if (this.writing.get(object) === write) this.writing.delete(object);
+    }
+  }
+
+  private async write(
+    about: KubeObject,
+    namespace: string,
+    type: string,
+    reason: string,
+    decision: Exclude<Correlation, { action: "skip" }>,
+    now: string,
+  ): Promise<void> {
+    if (decision.action === "patch") {
       try {
         await this.client.mergePatch(
-          { apiVersion: "v1", kind: "Event", namespace, name: seen.name },
-          { count: seen.count + 1, lastTimestamp: now },
+          { apiVersion: "v1", kind: "Event", namespace, name: decision.name },
+          { count: decision.count, lastTimestamp: now, message: decision.message },
         );
-        seen.count++;
         return;
       } catch (error) {
-        // the Event expired (its TTL) or the API server lost it: start a new one
+        // the Event expired (its TTL) or the API server lost it: create it again, as client-go does
         if (!(error instanceof KubeNotFoundError)) throw error;
-        this.recent.delete(key);
       }
     }
-    const name = `${about.metadata.name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`;
     await this.client.create({
       apiVersion: "v1",
       kind: "Event",
-      metadata: { name, namespace },
+      metadata: { name: decision.name, namespace },
       involvedObject: {
         apiVersion: about.apiVersion,
         kind: about.kind,
@@ -45,15 +184,13 @@ export class EventRecorder {
         resourceVersion: about.metadata.resourceVersion,
       },
       reason,
-      message,
-      type: warning ? "Warning" : "Normal",
+      message: decision.message,
+      type,
       source: { component: this.component },
       reportingComponent: this.component,
-      firstTimestamp: now,
+      firstTimestamp: new Date(decision.firstTimestamp).toISOString(),
       lastTimestamp: now,
-      count: 1,
+      count: decision.count,
     });
-    this.recent.set(key, { name, count: 1 });
-    if (this.recent.size > 1000) this.recent.delete(this.recent.keys().next().value!);
   }
 }

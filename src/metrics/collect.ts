@@ -12,8 +12,11 @@ export interface PopulationState {
   total: CounterState;
 }
 
+/** What the counters are read from: a provider, or the controller's shared looks in front of one. */
+export type CounterSource = Pick<MetricsProvider, "queryCounts">;
+
 export async function startPopulation(
-  provider: MetricsProvider,
+  provider: CounterSource,
   queries: PopulationQueries,
   at: number,
 ): Promise<PopulationState> {
@@ -25,7 +28,7 @@ export async function startPopulation(
 }
 
 export async function advancePopulation(
-  provider: MetricsProvider,
+  provider: CounterSource,
   queries: PopulationQueries,
   state: PopulationState,
   at: number,

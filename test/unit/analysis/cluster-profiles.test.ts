@@ -110,13 +110,30 @@ describe("SLOProfiles from the cluster", () => {
 describe("the status of an analysis step too short to pass", () => {
   it("adds the warning to the evidence of an Inconclusive verdict, from the traffic the step has seen", async () => {
     const t0 = Date.parse("2025-03-01T12:00:00Z");
-    // 4 requests a second to the canary (10%), 36 to the baseline, none of them bad
+    // 4 requests a second to the canary (10%), 36 to the baseline, none of them bad; like Prometheus, the
+    // answer holds the series the query's workload matcher selects (all of them without one)
+    const workloads = [
+      { workload: "checkout", rps: 4 },
+      { workload: "checkout-primary", rps: 36 },
+    ];
     const counters: MetricsProvider = {
       description: "steady",
       queryCounts: async (query, at) => {
         if (query.includes('response_code=~"5.."')) return [];
-        const rps = query.includes('destination_workload="checkout"') ? 4 : 36;
-        return [{ labels: { pod: "p" }, value: Math.floor((rps * (at - t0)) / 1000) }];
+        return workloads
+          .filter(
+            ({ workload }) =>
+              !query.includes("destination_workload=") ||
+              query.includes(`destination_workload="${workload}"`),
+          )
+          .map(({ workload, rps }) => ({
+            labels: {
+              reporter: "destination",
+              destination_workload_namespace: NS,
+              destination_workload: workload,
+            },
+            value: Math.floor((rps * (at - t0)) / 1000),
+          }));
       },
       health: async () => {},
     };
