@@ -1,5 +1,6 @@
 import type { Phase, RolloutSpec, RolloutStatus } from "../api/rollout.ts";
-import { withinOneUnit } from "../routers/index.ts";
+// the pure weight arithmetic itself, not the routers index, which loads the Kubernetes client
+import { withinOneUnit } from "../routers/weights.ts";
 import { CONDITION, isFalse, WEIGHT_NOT_EXPRESSIBLE, withCondition, withHold } from "./conditions.ts";
 import { type PlanStep, planSteps } from "./plan.ts";
 import { commandAllowed, type EngineEvent, nextPhase } from "./transitions.ts";

@@ -3,7 +3,7 @@
  * filter): the status the route asks for in a request header, else the backend's default. Pure; the
  * production server (server.ts) and the sandbox's simulated backend both answer with it.
  */
-import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER } from "../routers/index.ts";
+import { FAULT_GRPC_STATUS_HEADER, FAULT_STATUS_HEADER } from "../routers/traffic-router.ts";
 
 /** What an abort fault answers when nothing asks for another status. */
 export const DEFAULT_FAULT_STATUS = 503;

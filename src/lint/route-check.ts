@@ -8,7 +8,7 @@ import { ROLLOUT_DEFAULTS as D } from "../api/defaults.ts";
 import type { OtherDocument } from "../api/documents.ts";
 import { ROUTE_KINDS, type Rollout, serviceNames, subsetNames } from "../api/rollout.ts";
 import type { KubeObject } from "../kube/client.ts";
-import { type InspectContext, inspectRouteObject, ownRouteObjectName } from "../routers/index.ts";
+import { type InspectContext, inspectRouteObject, ownRouteObjectName } from "../routers/inspect.ts";
 
 /** A document as lint found it: the file, and the line it starts on. */
 interface Located {

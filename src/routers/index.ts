@@ -1,7 +1,8 @@
 /**
  * createRouter: the traffic router for a Rollout, chosen by spec.traffic.provider (and, for the Gateway
- * API, by routeRef.kind: HTTPRoute or GRPCRoute). The only import surface of src/routers for the rest of
- * the code.
+ * API, by routeRef.kind: HTTPRoute or GRPCRoute). The import surface of src/routers for the rest of the
+ * code, but for three pure files that modules which must not load the Kubernetes client import directly:
+ * weights.ts (the engine), inspect.ts (lint), traffic-router.ts's constants (the fault server).
  *
  * Layout: traffic-router.ts is the contract; object-router.ts the I/O every provider shares (read,
  * decide, write once, read back); roles.ts the one classifier of a destination (stable / canary / fault /
