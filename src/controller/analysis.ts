@@ -111,7 +111,8 @@ interface StepState {
 export interface ProfileAnalysisOptions {
   /**
    * Read counters through one query per counter for all rollouts (SharedLooks) instead of per rollout.
-   * Default true; false queries each rollout's own selector, the way to compare the two.
+   * Default: true when the provider has history (MetricsProvider.hasHistory); false queries each
+   * rollout's own selector.
    */
   shareQueries?: boolean;
 }
@@ -136,7 +137,8 @@ export class ProfileAnalysis implements AnalysisSource {
     private readonly profiles: ProfileLookup,
     options: ProfileAnalysisOptions = {},
   ) {
-    this.looks = options.shareQueries === false ? undefined : new SharedLooks(provider);
+    const share = options.shareQueries ?? provider.hasHistory !== false;
+    this.looks = share ? new SharedLooks(provider) : undefined;
   }
 
   /** Where one population's counters are read: its shared queries when it has them, else its own. */

@@ -8,6 +8,8 @@ import { type CounterSample, type MetricsProvider, ProviderError } from "./types
  */
 export class ScrapingProvider implements MetricsProvider {
   readonly description: string;
+  /** Its history starts with its first scrape. */
+  readonly hasHistory = false;
   private readonly history: { at: number; series: Series[] }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastError: unknown;

@@ -19,6 +19,12 @@ export interface MetricsProvider {
   queryCounts(query: string, at: number): Promise<CounterSample[]>;
   /** Resolves when the provider answers; rejects with a ProviderError otherwise. */
   health(): Promise<void>;
+  /**
+   * False when the provider cannot answer for the time before it started (the built-in scraper has only
+   * what it scraped): a shared answer of a past slot would read as no counts at all, so looks through it
+   * are not shared (ProfileAnalysis); Prometheus keeps history.
+   */
+  readonly hasHistory?: boolean;
 }
 
 export const PROVIDER_ERROR_KINDS = [
