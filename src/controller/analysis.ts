@@ -126,7 +126,7 @@ export interface ProfileAnalysisOptions {
  * Looks share queries: a counter whose template is a bare selector is read from one answer for all
  * rollouts with the same profile, mesh and args, per slot of half the rollout's look interval (so the
  * rollout's next look always reads a newer one). A look's counts are therefore up to half an interval
- * old, and a step's start from up to that much before the step began.
+ * old; a step's counts start at or after the step (up to that much after it), never before.
  */
 export class ProfileAnalysis implements AnalysisSource {
   private readonly steps = new Map<string, StepState>();
@@ -141,18 +141,25 @@ export class ProfileAnalysis implements AnalysisSource {
     this.looks = share ? new SharedLooks(provider) : undefined;
   }
 
-  /** Where one population's counters are read: its shared queries when it has them, else its own. */
+  /**
+   * Where one population's counters are read: its shared queries when it has them, else its own. A
+   * step's start reads a shared answer only from a slot that began at or after it (else its own query
+   * at the start), so that its counts never hold requests from before the step.
+   */
   private source(
     own: { ratio: string; total: string },
     shared: { ratio: SharedQuery | undefined; total: SharedQuery | undefined } | undefined,
     slotMs: number,
+    read: "start" | "look",
   ): CounterSource {
     const looks = this.looks;
     if (!looks || !shared) return this.provider;
     return {
-      queryCounts: (query, at) => {
+      queryCounts: async (query, at) => {
         const split = query === own.ratio ? shared.ratio : query === own.total ? shared.total : undefined;
-        return split ? looks.read(split, at, slotMs) : this.provider.queryCounts(query, at);
+        if (!split) return this.provider.queryCounts(query, at);
+        if (read === "look") return looks.read(split, at, slotMs);
+        return (await looks.readStart(split, at, slotMs)) ?? this.provider.queryCounts(query, at);
       },
     };
   }
@@ -213,15 +220,17 @@ export class ProfileAnalysis implements AnalysisSource {
           const previous = counters.populations.get(ref.name);
           const [canary, baseline] = await Promise.all(
             (["canary", "baseline"] as const).map((population) => {
-              const source = this.source(
-                queries[population],
-                this.looks && sharedQueries(profile, dialect, targets[population], ref.args),
-                rollout.spec.analysis.interval / 2,
-              );
+              const source = (read: "start" | "look") =>
+                this.source(
+                  queries[population],
+                  this.looks && sharedQueries(profile, dialect, targets[population], ref.args),
+                  rollout.spec.analysis.interval / 2,
+                  read,
+                );
               return previous
-                ? advancePopulation(source, queries[population], previous[population], now)
-                : startPopulation(source, queries[population], since).then((start) =>
-                    advancePopulation(source, queries[population], start, now),
+                ? advancePopulation(source("look"), queries[population], previous[population], now)
+                : startPopulation(source("start"), queries[population], since).then((start) =>
+                    advancePopulation(source("look"), queries[population], start, now),
                   );
             }),
           );

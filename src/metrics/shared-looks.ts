@@ -33,14 +33,28 @@ export class SharedLooks {
   /**
    * The samples of the query's own series at `at`, read from the answer to its shared query at the start
    * of the slot `at` falls in (time cut into slots of `slotMs` from the epoch): never later than `at`, less
-   * than slotMs before it. Every look in one slot reads the same answer, a step's start included (its counts
-   * then start up to slotMs before the step did), and a look one slot or more later reads a newer one.
+   * than slotMs before it. Every look in one slot reads the same answer, and a look one slot or more later
+   * reads a newer one. A step's start reads through readStart.
    */
   async read(query: SharedQuery, at: number, slotMs: number): Promise<CounterSample[]> {
     this.longestSlotMs = Math.max(this.longestSlotMs, slotMs);
     const answer = this.answerFor(query.shared, Math.floor(at / slotMs) * slotMs);
     const samples = await answer.samples;
     return pick(answer, samples, query.own);
+  }
+
+  /**
+   * The samples at a step's start `since`: the answer of the first slot that begins at or after it, so
+   * the step's counts never include requests from before it (routed at another weight, or before a chaos
+   * step's fault), at the cost of up to one slot of the step's own. Undefined while that slot has not
+   * begun: the caller then reads its own query at `since`.
+   */
+  async readStart(query: SharedQuery, since: number, slotMs: number): Promise<CounterSample[] | undefined> {
+    const slotAt = Math.ceil(since / slotMs) * slotMs;
+    if (slotAt > this.wallMs()) return undefined;
+    this.longestSlotMs = Math.max(this.longestSlotMs, slotMs);
+    const answer = this.answerFor(query.shared, slotAt);
+    return pick(answer, await answer.samples, query.own);
   }
 
   private answerFor(shared: string, slotAt: number): Answer {

@@ -100,6 +100,25 @@ describe("shared looks", () => {
     expect(await looks.read(query("c"), 16_000, 5_000)).toEqual([]);
   });
 
+  it("reads a step's start from the first slot at or after it, never from before the step", async () => {
+    const { provider, asked } = recording();
+    let wall = 12_000;
+    const looks = new SharedLooks(provider, () => wall);
+    // the slot after the start has not begun: the caller reads its own query at the start instead
+    expect(await looks.readStart(query("a"), 11_000, 5_000)).toBeUndefined();
+    expect(asked).toEqual([]);
+    wall = 16_000;
+    expect(await looks.readStart(query("a"), 11_000, 5_000)).toEqual([
+      { labels: { workload: "a" }, value: 15_000 },
+    ]);
+    // a start on a slot boundary reads that slot; a look in the same slot shares the answer
+    expect(await looks.readStart(query("b"), 15_000, 5_000)).toEqual([
+      { labels: { workload: "b" }, value: 15_000 },
+    ]);
+    await looks.read(query("a"), 15_500, 5_000);
+    expect(asked).toEqual([15_000]);
+  });
+
   it("drops answers no look has read for four slots", async () => {
     const { provider, asked } = recording();
     let wall = 0;
