@@ -2,6 +2,7 @@
  * The Prometheus text exposition format and instant-vector selectors (`name{label="v", l=~"re"}`), for
  * providers that read a /metrics endpoint themselves instead of asking a Prometheus server.
  */
+import { matches, parseSelector as parseSelectorText } from "./selector.ts";
 import type { CounterSample } from "./types.ts";
 
 export interface Series extends CounterSample {
@@ -9,14 +10,14 @@ export interface Series extends CounterSample {
 }
 
 const SAMPLE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$/;
-const LABEL_RE = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?/y;
+const LABEL_RE = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?/y;
 
 function unescapeLabel(value: string): string {
   return value.replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c));
 }
 
-function parseLabels(text: string): { name: string; op: string; value: string }[] {
-  const labels: { name: string; op: string; value: string }[] = [];
+function parseLabels(text: string): { name: string; value: string }[] {
+  const labels: { name: string; value: string }[] = [];
   LABEL_RE.lastIndex = 0;
   while (LABEL_RE.lastIndex < text.length) {
     const start = LABEL_RE.lastIndex;
@@ -25,7 +26,7 @@ function parseLabels(text: string): { name: string; op: string; value: string }[
       if (text.slice(start).trim() === "") break;
       throw new SyntaxError(`cannot read labels at "${text.slice(start)}"`);
     }
-    labels.push({ name: match[1]!, op: match[2]!, value: unescapeLabel(match[3]!) });
+    labels.push({ name: match[1]!, value: unescapeLabel(match[2]!) });
   }
   return labels;
 }
@@ -48,27 +49,14 @@ export function parseExposition(text: string): Series[] {
 
 export type Matcher = (series: Series) => boolean;
 
-/** A matcher for one selector; anything beyond a plain selector (functions, operators) is refused. */
+/**
+ * A matcher for one selector, read and matched as the shared looks read theirs (selector.ts); anything
+ * beyond a plain selector (functions, operators) is refused.
+ */
 export function parseSelector(query: string): Matcher {
-  const match = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$/s.exec(query);
-  if (!match)
+  const selector = parseSelectorText(query);
+  if (!selector)
     throw new SyntaxError(`only plain selectors such as name{label="value"} can be read here: ${query}`);
-  const name = match[1]!;
-  const tests = parseLabels(match[2] ?? "").map(({ name: label, op, value }) => {
-    const regex = op.includes("~") ? new RegExp(`^(?:${value})$`) : undefined;
-    return (labels: Readonly<Record<string, string>>) => {
-      const actual = labels[label] ?? "";
-      switch (op) {
-        case "=":
-          return actual === value;
-        case "!=":
-          return actual !== value;
-        case "=~":
-          return regex!.test(actual);
-        default:
-          return !regex!.test(actual);
-      }
-    };
-  });
-  return (series) => series.name === name && tests.every((test) => test(series.labels));
+  return (series) =>
+    series.name === selector.metric && selector.matchers.every((matcher) => matches(series.labels, matcher));
 }
