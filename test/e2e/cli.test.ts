@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_ANNOTATION } from "../../src/api/commands.ts";
-import { ROLLOUT_TYPE, ROOT, statusOf } from "../support/cluster.ts";
+import { type Run, runRollout } from "../support/cli-run.ts";
+import { ROLLOUT_TYPE, statusOf } from "../support/cluster.ts";
 import { type ControllerWorld, startControllerWorld, TEST_PROFILE } from "../support/controller-world.ts";
-import { interactiveEnv } from "../support/tmux.ts";
 
 // The `rollout` CLI as CI runs it: no terminal (stdio pipes), against the API emulator with the
 // controller running as its own process. Exit codes are the README's: 0 promoted, 1 rolled back,
@@ -18,53 +18,7 @@ const NS = "shop";
 let world: ControllerWorld;
 let dir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `rollout ARGS` with pipes for stdin, stdout and stderr, as a CI job does; kills it after `timeoutMs`.
- * `onStdout` sees stdout so far each time more arrives; `onSpawn` gets the process (to signal it).
- */
-function rollout(
-  args: string[],
-  timeoutMs = 150_000,
-  onStdout?: (stdout: string) => void,
-  onSpawn?: (child: ChildProcess) => void,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "cli/bin/rollout.js"), ...args], {
-      cwd: ROOT,
-      // CI unset: plain lines must come from stdout not being a terminal, not from CI being set
-      env: interactiveEnv(),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    onSpawn?.(child);
-    child.stdin.end();
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      onStdout?.(stdout);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(
-        new Error(`rollout ${args.join(" ")} did not exit within ${timeoutMs} ms\n${stdout}\n${stderr}`),
-      );
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const rollout = runRollout;
 
 /** The flags that point a command at the emulator. */
 const at = () => ["--kubeconfig", world.cluster.kubeconfig, "-n", NS];

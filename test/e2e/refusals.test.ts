@@ -5,53 +5,21 @@
  * in `rollout status`, `rollout list` (REASON) and `kubectl get rollouts` (the Reason printer column), and
  * `rollout start --wait` / `status --watch` end with it and exit 2 instead of waiting to their timeout.
  */
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RolloutStatus } from "../../src/api/rollout.ts";
 import { run } from "../integration/manifests/support.ts";
+import { type Run, runRollout } from "../support/cli-run.ts";
 import { canaryRollout, deployment, ROLLOUT_TYPE, ROOT, type Status } from "../support/cluster.ts";
 import { type ControllerWorld, startControllerWorld } from "../support/controller-world.ts";
-import { HAS_TMUX, interactiveEnv, TmuxSession, warnIfNoTmux } from "../support/tmux.ts";
+import { HAS_TMUX, TmuxSession, warnIfNoTmux } from "../support/tmux.ts";
 
 const NS = "refusals";
 warnIfNoTmux("the refusal's TUI test (test/e2e/refusals.test.ts)");
 let world: ControllerWorld;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `rollout ARGS` against the emulator, without a terminal (as CI runs it). */
-function rollout(args: string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, "cli/bin/rollout.js"), ...args, "--kubeconfig", world.cluster.kubeconfig, "-n", NS],
-      { cwd: ROOT, env: interactiveEnv(), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(
-        new Error(`rollout ${args.join(" ")} did not exit within ${timeoutMs} ms\n${stdout}\n${stderr}`),
-      );
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const rollout = (args: string[], timeoutMs = 120_000) =>
+  runRollout([...args, "--kubeconfig", world.cluster.kubeconfig, "-n", NS], timeoutMs);
 
 const shown = (result: Run) =>
   `exit ${result.code}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}--- ${world.state()}`;
