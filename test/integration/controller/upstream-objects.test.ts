@@ -9,35 +9,36 @@
  * are applied as well and the controller adopts them.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { parseSLOProfile, type SLOProfile } from "../../../src/api/slo-profile.ts";
 import { ProfileAnalysis } from "../../../src/controller/analysis.ts";
 import { type RunningController, startController } from "../../../src/controller/controller.ts";
 import { KubeClient, type KubeObject, type ObjectRef } from "../../../src/kube/client.ts";
 import { asArray, asRecord, createRouter } from "../../../src/routers/index.ts";
 import { RECORD_PREFIX } from "../../../src/routers/record.ts";
-import { type KubeApi, startKubeApi } from "../../../src/sandbox/kube-api/index.ts";
 import { createLogger } from "../../../src/telemetry/logger.ts";
 import { ControllerMetrics } from "../../../src/telemetry/metrics.ts";
 import { ADOPTED_SELECTOR_ANNOTATION } from "../../../src/workloads/adoption.ts";
 import { ownerOf } from "../../../src/workloads/workloads.ts";
+import {
+  deployment,
+  fastProfile,
+  type Status,
+  setImage,
+  startTestCluster,
+  type TestCluster,
+  waitForStatus,
+} from "../../support/cluster.ts";
 import { SyntheticIstioMetrics } from "../../support/synthetic-metrics.ts";
 import { UPSTREAM } from "../../unit/routers/support.ts";
-
-const root = join(import.meta.dirname, "../../..");
 
 // The built-in availability profile with warm-up and sample sizes shortened for a test that runs in
 // seconds; the queries are the real ones.
 const profile: SLOProfile = (() => {
-  const doc = parse(readFileSync(join(root, "slo-profiles/http-availability.yaml"), "utf8"));
-  doc.spec.gate = { ...doc.spec.gate, warmup: "0s", minRequests: 20 };
-  const result = parseSLOProfile(doc);
+  const result = parseSLOProfile(fastProfile("http-availability", "default"));
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
   return result.value;
 })();
@@ -152,27 +153,18 @@ const CASES: Case[] = [
   },
 ];
 
-let api: KubeApi;
+let cluster: TestCluster;
 let client: KubeClient;
 let controller: RunningController;
-let dir: string;
 const metrics = new SyntheticIstioMetrics();
 
 beforeAll(async () => {
-  api = await startKubeApi({
-    port: 0,
-    controllers: { deployments: { delayMs: 30 }, garbageCollector: true },
+  // the cases make their own namespaces
+  cluster = await startTestCluster({}, "stepwise-test");
+  client = cluster.client;
+  const controllerClient = KubeClient.fromKubeconfig(cluster.kubeconfig, {
+    fieldManager: "stepwise-controller",
   });
-  dir = await mkdtemp(join(tmpdir(), "stepwise-upstream-"));
-  await api.writeKubeconfig(join(dir, "kubeconfig"));
-  const kc = new KubeConfig();
-  kc.loadFromString(api.kubeconfig());
-  client = new KubeClient(kc, { fieldManager: "test" });
-  for (const file of ["rollouts.stepwise.dev.yaml", "sloprofiles.stepwise.dev.yaml"]) {
-    for (const doc of parseAllDocuments(await readFile(join(root, "manifests/crds", file), "utf8")))
-      await client.create(doc.toJS() as KubeObject);
-  }
-  const controllerClient = new KubeClient(kc, { fieldManager: "stepwise-controller" });
   controller = await startController({
     client: controllerClient,
     analysis: new ProfileAnalysis(metrics, () => profile),
@@ -185,8 +177,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await controller?.stop();
-  await api?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await cluster?.close();
 });
 
 /** kubectl apply of the documents of one kind in an upstream file, as a user or a GitOps tool would. */
@@ -197,7 +188,7 @@ async function kubectlApply(file: string, kind: string, namespace: string): Prom
   if (ofKind.length === 0) throw new Error(`${file} has no ${kind}`);
   const child = execFile("kubectl", [
     "--kubeconfig",
-    join(dir, "kubeconfig"),
+    cluster.kubeconfig,
     "apply",
     "-n",
     namespace,
@@ -217,44 +208,9 @@ async function kubectlApply(file: string, kind: string, namespace: string): Prom
   await done;
 }
 
-function deployment(name: string, namespace: string, image: string): KubeObject {
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name, namespace },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image }] } },
-    },
-  };
-}
-
-type Status = { phase?: string; stableRevision?: string; revision?: string };
-
-async function waitFor(c: Case, done: (s: Status) => boolean, what: string): Promise<Status> {
-  const deadline = Date.now() + 60_000;
-  let status: Status = {};
-  while (Date.now() < deadline) {
-    const object = await client.get({
-      apiVersion: "stepwise.dev/v1alpha1",
-      kind: "Rollout",
-      namespace: c.namespace,
-      name: c.rollout,
-    });
-    status = (object.status ?? {}) as Status;
-    if (done(status)) return status;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${c.rollout} did not reach ${what}; status: ${JSON.stringify(status)}`);
-}
-
-function setImage(c: Case, image: string): Promise<KubeObject> {
-  return client.jsonPatch(
-    { apiVersion: "apps/v1", kind: "Deployment", namespace: c.namespace, name: c.rollout },
-    [{ op: "replace", path: "/spec/template/spec/containers/0/image", value: image }],
-  );
-}
+/** The rollout of a case reaching a status, as the test cluster reads it. */
+const waitFor = (c: Case, done: (s: Status) => boolean, what: string) =>
+  waitForStatus(client, c.namespace, c.rollout, done, what);
 
 /** The object's spec is deep-equal to what was applied, and the controller's record annotation is gone. */
 async function expectAsWritten(ref: ObjectRef, applied: KubeObject): Promise<void> {
@@ -382,13 +338,13 @@ describe.concurrent.each(CASES)("$file driven by the controller", (c) => {
         );
       }
 
-      await setImage(c, "registry/app:1.1");
+      await setImage(client, c.namespace, c.rollout, "registry/app:1.1");
       const promoted = await waitFor(c, (s) => s.phase === "Succeeded", "Succeeded");
       expect(promoted.stableRevision).not.toBe(initial.stableRevision);
       await expectAsWritten(ref, applied);
 
       metrics.set(c.namespace, c.rollout, 2_000, 0.3);
-      await setImage(c, "registry/app:1.2-bad");
+      await setImage(client, c.namespace, c.rollout, "registry/app:1.2-bad");
       const rolledBack = await waitFor(c, (s) => s.phase === "RolledBack", "RolledBack");
       expect(rolledBack.stableRevision).toBe(promoted.stableRevision);
       await expectAsWritten(ref, applied);
