@@ -191,7 +191,7 @@ export function controllerCommand(): Command {
         client,
         namespace: watched,
         analysis: new ProfileAnalysis(provider, profiles.lookup),
-        routerFor: (rollout) => createRouter(rollout, client, { owner: ownerOf(rollout) }),
+        routerFor: (rollout, reads) => createRouter(rollout, client, { owner: ownerOf(rollout), reads }),
         logger,
         metrics,
         workers,

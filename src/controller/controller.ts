@@ -6,6 +6,7 @@ import { EventRecorder } from "../kube/events.ts";
 import { Informer } from "../kube/informer.ts";
 import { labelMatcher } from "../kube/label-selector.ts";
 import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
+import { InformerCache, type ObjectReader } from "../kube/object-cache.ts";
 import { WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
 import type { TrafficRouter } from "../routers/index.ts";
@@ -25,7 +26,8 @@ export interface ControllerOptions {
    */
   shardSelector?: string;
   analysis: AnalysisSource;
-  routerFor(rollout: Rollout): TrafficRouter;
+  /** The rollout's router, reading route objects through `reads` (informers of the kinds it manages). */
+  routerFor(rollout: Rollout, reads: ObjectReader): TrafficRouter;
   logger: Logger;
   metrics: ControllerMetrics;
   /**
@@ -92,6 +94,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     apiSource(client, AUTOSCALER.apiVersion, AUTOSCALER.kind, options.namespace),
     onWatchError("HorizontalPodAutoscaler"),
   );
+  const routes = new InformerCache(client, options.namespace, (kind, error) => onWatchError(kind)(error));
   const reconciler = new Reconciler({
     client,
     rollouts,
@@ -101,7 +104,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     events: new EventRecorder(client),
     metrics: options.metrics,
     logger,
-    routerFor: options.routerFor,
+    routerFor: (rollout) => options.routerFor(rollout, routes),
     inShard: (rollout) => inShard(rollout.metadata.labels),
   });
 
@@ -219,6 +222,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       deployments.stop();
       autoscalers.stop();
       await stopWorkers();
+      routes.stop();
       await elector?.stop(); // after the last write: hands the lease over at once
     },
   };

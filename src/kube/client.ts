@@ -188,6 +188,8 @@ export interface KubeClientOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How long an API group's served versions are trusted without a request that says otherwise. */
+const DISCOVERY_TTL_MS = 600_000;
 
 const JSON_TYPE = "application/json";
 const JSON_PATCH_TYPE = "application/json-patch+json";
@@ -219,6 +221,8 @@ export class KubeClient {
   private readonly config;
   private readonly server: string;
   private readonly resources = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  /** The served versions of each API group, as last discovered (see apiGroup). */
+  private readonly groups = new Map<string, { info: ApiGroupInfo; at: number }>();
   private readonly fieldManager: string;
   private readonly userAgent: string;
   /** Checked right before each mutating request is sent; throws to refuse it. */
@@ -402,19 +406,28 @@ export class KubeClient {
     return this.kubeConfig;
   }
 
-  /** The versions of an API group the server serves (GET /apis/<group>); undefined when it serves none. */
+  /**
+   * The versions of an API group the server serves (GET /apis/<group>); undefined when it serves none.
+   * A served group's answer is kept for {@link DISCOVERY_TTL_MS}, and dropped at once when a request
+   * under the group finds its path not served (a CRD upgrade that removed a version). A group not served
+   * is asked again each time: its CRDs may be installed any moment.
+   */
   async apiGroup(group: string): Promise<ApiGroupInfo | undefined> {
+    const cached = this.groups.get(group);
+    if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.info;
     try {
-      const info = (await this.request("GET", `/apis/${group}`)) as {
+      const answer = (await this.request("GET", `/apis/${group}`)) as {
         name?: string;
         versions?: { version: string }[];
         preferredVersion?: { version: string };
       };
-      return {
-        name: info.name ?? group,
-        versions: (info.versions ?? []).map((v) => v.version),
-        preferredVersion: info.preferredVersion?.version,
+      const info = {
+        name: answer.name ?? group,
+        versions: (answer.versions ?? []).map((v) => v.version),
+        preferredVersion: answer.preferredVersion?.version,
       };
+      this.groups.set(group, { info, at: Date.now() });
+      return info;
     } catch (error) {
       if (error instanceof KubeNotFoundError) return undefined;
       throw error;
@@ -469,6 +482,17 @@ export class KubeClient {
     return byKind;
   }
 
+  /**
+   * A 404 that names no object is a path the server does not serve (an object's 404 names it): what was
+   * discovered about that API group is out of date.
+   */
+  private forgetDiscovery(path: string): void {
+    const [, root, group, version] = path.split("/");
+    if (root !== "apis" || !group) return;
+    this.groups.delete(group);
+    if (version) this.resources.delete(`${group}/${version}`);
+  }
+
   private writeQuery(): URLSearchParams {
     return new URLSearchParams({ fieldManager: this.fieldManager });
   }
@@ -509,6 +533,8 @@ export class KubeClient {
     this.options.onResponse?.(method, response.httpStatusCode);
     const parsed = text === "" ? undefined : tryParse(text);
     if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) return parsed;
+    if (response.httpStatusCode === 404 && !(parsed as StatusBody | undefined)?.details?.name)
+      this.forgetDiscovery(path);
     throw apiError(method, path, response.httpStatusCode, parsed, text);
   }
 

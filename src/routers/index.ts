@@ -11,6 +11,7 @@
  */
 import { type Rollout, serviceNames, subsetNames } from "../api/rollout.ts";
 import type { KubeClient, OwnerReference } from "../kube/client.ts";
+import type { ObjectReader } from "../kube/object-cache.ts";
 import {
   CONSUL_CAPABILITIES,
   CONSUL_GROUP,
@@ -52,6 +53,8 @@ export interface RouterOptions {
   subsetLabels?: { stable: Record<string, string>; canary: Record<string, string> };
   /** Gateway API: parentRefs of a route the controller creates (default: the apex Service, GAMMA). */
   parentRefs?: Record<string, unknown>[];
+  /** Where route objects are read from (the controller's informer cache); the API server when absent. */
+  reads?: ObjectReader;
 }
 
 /** The names a rollout's traffic is addressed by (serviceNames), and the route it manages. */
@@ -88,11 +91,10 @@ export function createRouter(
         mode: traffic.istio?.mode ?? "host",
         subsets: subsetNames(rollout.spec),
       };
-      return new IstioRouter(
-        client,
-        istio,
-        options.subsetLabels ? { subsetLabels: options.subsetLabels } : {},
-      );
+      return new IstioRouter(client, istio, {
+        ...(options.subsetLabels ? { subsetLabels: options.subsetLabels } : {}),
+        ...(options.reads ? { reads: options.reads } : {}),
+      });
     }
     case "gateway": {
       const kind: GatewayKind = traffic.routeRef?.kind === "GRPCRoute" ? "GRPCRoute" : "HTTPRoute";
@@ -115,6 +117,7 @@ export function createRouter(
           ),
         probe.api,
         probe.capabilities,
+        options.reads,
       );
     }
     case "smi": {
@@ -131,6 +134,7 @@ export function createRouter(
           ),
         probe.api,
         { ...probe.capabilities, minStep: SMI_INT_WEIGHTS.minStep },
+        options.reads,
       );
     }
     case "consul":
@@ -144,6 +148,7 @@ export function createRouter(
           ),
         "Consul ServiceSplitter",
         CONSUL_CAPABILITIES,
+        options.reads,
       );
   }
 }

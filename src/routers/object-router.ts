@@ -7,10 +7,10 @@ import {
   isStaleWrite,
   type KubeClient,
   KubeConflictError,
-  KubeNotFoundError,
   type KubeObject,
   type ObjectRef,
 } from "../kube/client.ts";
+import { LiveReader, type ObjectReader } from "../kube/object-cache.ts";
 import { ApiNotServedError, ConflictError, RouteNotFoundError, UnsupportedOperationError } from "./errors.ts";
 import { type Change, expired, type RouteModel } from "./model.ts";
 import type {
@@ -76,6 +76,8 @@ export class ObjectRouter implements TrafficRouter {
     /** Static facts, available before the first request. */
     readonly api: string,
     readonly capabilities: RouterCapabilities,
+    /** Where route objects are read from: the controller's informers, or the API server. */
+    protected readonly reads: ObjectReader = new LiveReader(client),
   ) {}
 
   protected model(): Promise<RouteModel> {
@@ -99,13 +101,13 @@ export class ObjectRouter implements TrafficRouter {
     return { apiVersion: model.apiVersion, kind: model.kind, namespace: this.ctx.namespace, name };
   }
 
-  protected async getObject(): Promise<KubeObject | undefined> {
-    try {
-      return await this.client.get(await this.ref());
-    } catch (error) {
-      if (error instanceof KubeNotFoundError) return undefined;
-      throw error;
-    }
+  /**
+   * The route object, undefined when missing; `live` skips the cache (after a write refused as stale). A
+   * miss in the cache is confirmed with the API server: the object may have been created a moment ago.
+   */
+  protected async getObject(live = false): Promise<KubeObject | undefined> {
+    const ref = await this.ref();
+    return (live ? undefined : await this.reads.get(ref)) ?? this.reads.live.get(ref);
   }
 
   protected async missing(): Promise<RouteNotFoundError> {
@@ -125,6 +127,7 @@ export class ObjectRouter implements TrafficRouter {
       if (!this.ownsObject) throw await this.missing();
       try {
         object = await this.client.create(model.create());
+        this.reads.wrote(await this.ref(), object);
       } catch (error) {
         if (!(error instanceof KubeConflictError && error.alreadyExists)) throw error;
         object = await this.client.get(await this.ref());
@@ -141,13 +144,16 @@ export class ObjectRouter implements TrafficRouter {
     return model.parse(object);
   }
 
-  /** Read, decide, write once, read back; on conflict read again and decide again. */
+  /**
+   * Read, decide, write once; the write's response is the object as stored. On a conflict read again,
+   * from the API server, and decide again.
+   */
   protected async change(change: Change): Promise<ChangeOutcome> {
     const model = await this.model();
     const ref = await this.ref();
     let rejected: { resourceVersion?: string; error: unknown } | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      let object = await this.getObject();
+      let object = await this.getObject(rejected !== undefined);
       // A patch that did not apply to an object that has not changed since is not a conflict.
       if (
         rejected &&
@@ -170,9 +176,11 @@ export class ObjectRouter implements TrafficRouter {
       const builder = model.plan(object, change);
       const before = model.parse(object);
       if (!builder.changed && !creating) return { before, after: before, wrote: false };
+      let written: KubeObject;
       try {
-        if (creating) await this.client.create(builder.document);
-        else await this.client.jsonPatch(ref, builder.ops);
+        written = creating
+          ? await this.client.create(builder.document)
+          : await this.client.jsonPatch(ref, builder.ops);
       } catch (error) {
         if (isStaleWrite(error) || (error instanceof KubeConflictError && error.alreadyExists)) {
           rejected = { resourceVersion: object.metadata.resourceVersion, error };
@@ -180,7 +188,7 @@ export class ObjectRouter implements TrafficRouter {
         }
         throw error;
       }
-      const written = await this.client.get(ref);
+      this.reads.wrote(ref, written);
       return { before, after: model.parse(written), wrote: true };
     }
     throw new ConflictError(`${ref.kind} ${ref.namespace}/${ref.name}`, MAX_ATTEMPTS);

@@ -321,7 +321,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           () => {},
         ),
       ),
-      routerFor: (rollout) => createRouter(rollout, controllerClient, { owner: ownerOf(rollout) }),
+      routerFor: (rollout, reads) =>
+        createRouter(rollout, controllerClient, { owner: ownerOf(rollout), reads }),
       logger,
       metrics: new ControllerMetrics(),
       resyncMs: 5_000,

@@ -396,7 +396,7 @@ export async function startExample(
       client: controllerClient,
       namespace,
       analysis: new ProfileAnalysis(scraper, lookup),
-      routerFor: (r) => createRouter(r, controllerClient, { owner: ownerOf(r) }),
+      routerFor: (r, reads) => createRouter(r, controllerClient, { owner: ownerOf(r), reads }),
       logger: createLogger("info", sink),
       metrics: new ControllerMetrics(),
       resyncMs: 5_000,

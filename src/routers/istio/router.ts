@@ -3,6 +3,7 @@
  * subsets in subset mode, and dependency faults on the dependency's VirtualService.
  */
 import { isStaleWrite, type KubeClient, KubeConflictError, type KubeObject } from "../../kube/client.ts";
+import type { ObjectReader } from "../../kube/object-cache.ts";
 import { ConflictError, RouterError } from "../errors.ts";
 import { expired, faultExpiryKey, faultRouteName } from "../model.ts";
 import { MAX_ATTEMPTS, ObjectRouter, resolveApiVersion } from "../object-router.ts";
@@ -35,6 +36,8 @@ import {
 export interface IstioRouterOptions {
   /** Subset mode: pod labels of the stable and canary pods (ensure() can pass newer ones). */
   subsetLabels?: { stable: Record<string, string>; canary: Record<string, string> };
+  /** Where VirtualServices and DestinationRules are read from (ObjectRouter's `reads`). */
+  reads?: ObjectReader;
 }
 
 export class IstioRouter extends ObjectRouter {
@@ -50,8 +53,13 @@ export class IstioRouter extends ObjectRouter {
       resolveApiVersion(client, ISTIO_GROUP, ISTIO_VERSIONS, "Istio", istio.routeRef?.apiVersion).then(
         (apiVersion) => new IstioModel(istio, apiVersion),
       );
-    super(client, istio, version, "Istio VirtualService", ISTIO_CAPABILITIES);
+    super(client, istio, version, "Istio VirtualService", ISTIO_CAPABILITIES, options.reads);
     this.subsetLabels = options.subsetLabels;
+  }
+
+  /** Tells the reader about an object this router wrote, so that its next read is not older. */
+  private written(object: KubeObject): void {
+    this.reads.wrote(refOf(object), object);
   }
 
   /** The networking.istio.io version for objects other than the routeRef (DestinationRule, fault VS). */
@@ -80,10 +88,14 @@ export class IstioRouter extends ObjectRouter {
     const apiVersion = await this.groupVersion();
     const labels = this.subsetLabels;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const rules = await this.client.list(apiVersion, "DestinationRule", this.istio.namespace);
-      const rule = rules.find((r) =>
-        sameHost(asRecord(r.spec).host, this.istio.service, this.istio.namespace),
-      );
+      const forHost = (rules: KubeObject[]) =>
+        rules.find((r) => sameHost(asRecord(r.spec).host, this.istio.service, this.istio.namespace));
+      // after a refused write, and to confirm a miss (it may be a moment old), from the API server
+      const rule =
+        (attempt === 1
+          ? forHost(await this.reads.list(apiVersion, "DestinationRule", this.istio.namespace))
+          : undefined) ??
+        forHost(await this.reads.live.list(apiVersion, "DestinationRule", this.istio.namespace));
       if (!labels) {
         if (rule && hasSubsets(rule, this.istio)) return;
         throw new RouterError(
@@ -92,15 +104,16 @@ export class IstioRouter extends ObjectRouter {
       }
       try {
         if (!rule) {
-          await this.client.create(createDestinationRule(this.istio, apiVersion, this.istio.rollout, labels));
+          this.written(
+            await this.client.create(
+              createDestinationRule(this.istio, apiVersion, this.istio.rollout, labels),
+            ),
+          );
           return;
         }
         const builder = planSubsets(this.istio, rule, labels);
         if (!builder.changed) return;
-        await this.client.jsonPatch(
-          { apiVersion, kind: "DestinationRule", namespace: this.istio.namespace, name: rule.metadata.name },
-          builder.ops,
-        );
+        this.written(await this.client.jsonPatch(refOf(rule), builder.ops));
         return;
       } catch (error) {
         if (isStaleWrite(error) || (error instanceof KubeConflictError && error.alreadyExists)) continue;
@@ -118,7 +131,11 @@ export class IstioRouter extends ObjectRouter {
     if (target.target === "route") return super.applyFault(fault, target, expiresAt);
     const apiVersion = await this.groupVersion();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const services = await this.client.list(apiVersion, "VirtualService", this.istio.namespace);
+      const services = await (attempt === 1 ? this.reads : this.reads.live).list(
+        apiVersion,
+        "VirtualService",
+        this.istio.namespace,
+      );
       const own = services.find(
         (vs) => isFaultVirtualService(this.istio, vs) && declaresHost(vs, target.host, this.istio.namespace),
       );
@@ -131,14 +148,14 @@ export class IstioRouter extends ObjectRouter {
         if (user) {
           const builder = planDependencyFault(this.istio, user, fault, target, expiresAt);
           if (builder.changed) {
-            await this.client.jsonPatch(refOf(user), builder.ops);
+            this.written(await this.client.jsonPatch(refOf(user), builder.ops));
             wrote = true;
           }
           carrier = user;
         } else if (own) {
           const builder = planDependencyFault(this.istio, own, fault, target, expiresAt);
           if (builder.changed) {
-            await this.client.jsonPatch(refOf(own), builder.ops);
+            this.written(await this.client.jsonPatch(refOf(own), builder.ops));
             wrote = true;
           }
           carrier = own;
@@ -146,6 +163,7 @@ export class IstioRouter extends ObjectRouter {
           carrier = await this.client.create(
             createFaultVirtualService(this.istio, apiVersion, fault, target, expiresAt),
           );
+          this.written(carrier);
           wrote = true;
         }
         const state = await this.read();
@@ -186,9 +204,13 @@ export class IstioRouter extends ObjectRouter {
   }
 
   /** The VirtualServices that carry this rollout's dependency faults: its own, and users' with its fault route. */
-  private async dependencyCarriers(): Promise<KubeObject[]> {
+  private async dependencyCarriers(live = false): Promise<KubeObject[]> {
     const apiVersion = await this.groupVersion();
-    const services = await this.client.list(apiVersion, "VirtualService", this.istio.namespace);
+    const services = await (live ? this.reads.live : this.reads).list(
+      apiVersion,
+      "VirtualService",
+      this.istio.namespace,
+    );
     const name = faultRouteName(this.istio);
     return services.filter(
       (vs) =>
@@ -201,14 +223,17 @@ export class IstioRouter extends ObjectRouter {
   private async clearDependencyFaults(): Promise<boolean> {
     let wrote = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const carriers = await this.dependencyCarriers();
+      const carriers = await this.dependencyCarriers(attempt > 1);
       if (carriers.length === 0) return wrote;
       try {
         for (const vs of carriers) {
           if (isFaultVirtualService(this.istio, vs)) {
             await this.client.delete(refOf(vs), { resourceVersion: vs.metadata.resourceVersion });
+            this.reads.wrote(refOf(vs), undefined);
           } else {
-            await this.client.jsonPatch(refOf(vs), planClearDependencyFault(this.istio, vs).ops);
+            this.written(
+              await this.client.jsonPatch(refOf(vs), planClearDependencyFault(this.istio, vs).ops),
+            );
           }
           wrote = true;
         }
@@ -225,6 +250,7 @@ export class IstioRouter extends ObjectRouter {
   }
 }
 
+/** The reference of an object as read or written. */
 function refOf(object: KubeObject) {
   return {
     apiVersion: object.apiVersion,

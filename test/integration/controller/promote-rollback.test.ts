@@ -49,7 +49,8 @@ beforeAll(async () => {
   controller = await startController({
     client: controllerClient,
     analysis: new ProfileAnalysis(metrics, () => profile),
-    routerFor: (rollout) => createRouter(rollout, controllerClient, { owner: ownerOf(rollout) }),
+    routerFor: (rollout, reads) =>
+      createRouter(rollout, controllerClient, { owner: ownerOf(rollout), reads }),
     logger: createLogger((process.env.TEST_LOG_LEVEL ?? "silent") as "silent"),
     metrics: new ControllerMetrics(),
     resyncMs: 1_000,

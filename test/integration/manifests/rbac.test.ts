@@ -43,6 +43,8 @@ const NS = "shop";
 const ALLOWED_UNUSED: Record<string, string> = {
   "stepwise.dev rollouts/finalizers update":
     "checked by the OwnerReferencesPermissionEnforcement admission plugin when the controller sets blockOwnerDeletion on the objects it creates; no request of its own",
+  "gateway.networking.k8s.io grpcroutes get":
+    "a GRPCRoute is read from the informer; object-router.ts reads it from the API server only when the informer does not have it (created a moment ago) or after a write refused as stale: races these scenarios do not make",
   "stepwise.dev rollouts get":
     "reconciler.ts reads a Rollout from the API server only when its cache shows a version it cannot place (someone else wrote right after it did): a race these scenarios do not make",
 };
@@ -391,7 +393,13 @@ describe.concurrent.each(Object.keys(OVERLAYS) as Overlay[])("the %s overlay", (
       .map(grantKey)
       .filter((key) => !(key in ALLOWED_UNUSED));
     expect(unused, "rules the controller never used").toEqual([]);
-    for (const key of Object.keys(ALLOWED_UNUSED)) expect(grants.map(grantKey), key).toContain(key);
+    // each allowance is still granted (the mesh's own only in its overlay)
+    const meshGroups = Object.values(OVERLAYS).flat() as string[];
+    for (const key of Object.keys(ALLOWED_UNUSED)) {
+      const group = key.split(" ")[0]!;
+      if (meshGroups.includes(group) && !(OVERLAYS[overlay] as readonly string[]).includes(group)) continue;
+      expect(grants.map(grantKey), key).toContain(key);
+    }
 
     // the mesh's own rules were all exercised, with no other mesh's
     const meshUsed = [

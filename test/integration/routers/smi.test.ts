@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { KubeObject } from "../../../src/kube/client.ts";
+import { KubeNotFoundError, type KubeObject } from "../../../src/kube/client.ts";
 import { UnsupportedOperationError } from "../../../src/routers/errors.ts";
 import { createRouter } from "../../../src/routers/index.ts";
 import { fixtureSource } from "../../unit/routers/support.ts";
@@ -150,6 +150,16 @@ describe("SMI TrafficSplit version", () => {
           : [],
       ),
     );
+    // The client discovered v1alpha4 before: a request to it finds the path not served, and the client
+    // forgets what it discovered about the group.
+    await expect(
+      h.client.get({
+        apiVersion: "split.smi-spec.io/v1alpha4",
+        kind: "TrafficSplit",
+        namespace: "smi-preferred",
+        name: "checkout",
+      }),
+    ).rejects.toThrow(KubeNotFoundError);
     const group = await h.client.apiGroup("split.smi-spec.io");
     expect(group?.versions).not.toContain("v1alpha4");
     await h.other.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "smi-created" } });
