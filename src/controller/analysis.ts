@@ -106,6 +106,8 @@ export function canaryReadyAt(rollout: Rollout, stepStartedAt: number): number {
 interface StepState {
   step: string;
   populations: Map<string, { canary: PopulationState; baseline: PopulationState }>;
+  /** The step's last look: when, for which generation of the spec, and what it found. */
+  look?: { at: number; generation: number | undefined; verdicts: ProfileVerdict[] };
 }
 
 export interface ProfileAnalysisOptions {
@@ -143,8 +145,8 @@ export class ProfileAnalysis implements AnalysisSource {
 
   /**
    * Where one population's counters are read: its shared queries when it has them, else its own. A
-   * step's start reads a shared answer only from a slot that began at or after it (else its own query
-   * at the start), so that its counts never hold requests from before the step.
+   * step's start reads the shared answer of the first slot at or after it (SharedLooks.startSlot), once
+   * that slot has begun (evaluate waits for it), so that its counts never hold requests from before it.
    */
   private source(
     own: { ratio: string; total: string },
@@ -158,8 +160,7 @@ export class ProfileAnalysis implements AnalysisSource {
       queryCounts: async (query, at) => {
         const split = query === own.ratio ? shared.ratio : query === own.total ? shared.total : undefined;
         if (!split) return this.provider.queryCounts(query, at);
-        if (read === "look") return looks.read(split, at, slotMs);
-        return (await looks.readStart(split, at, slotMs)) ?? this.provider.queryCounts(query, at);
+        return read === "look" ? looks.read(split, at, slotMs) : looks.readStart(split, at, slotMs);
       },
     };
   }
@@ -167,13 +168,31 @@ export class ProfileAnalysis implements AnalysisSource {
   async evaluate(rollout: Rollout, window: { since: Date; now: Date }): Promise<ProfileVerdict[]> {
     const namespace = rollout.metadata.namespace ?? "default";
     const rolloutKey = `${namespace}/${rollout.metadata.name}`;
-    const services = serviceNames(rollout);
     const stepKey = `${rollout.status?.revision}/${window.since.toISOString()}`;
     let counters = this.steps.get(rolloutKey);
     if (counters?.step !== stepKey) {
       counters = { step: stepKey, populations: new Map() };
       this.steps.set(rolloutKey, counters);
     }
+    // A tick soon after a look (woken by an event, not by the look interval) sees that look's verdicts:
+    // looks keep their cadence, whatever else wakes the rollout.
+    const { look } = counters;
+    const generation = rollout.metadata.generation as number | undefined;
+    const interval = rollout.spec.analysis.interval;
+    if (look && look.generation === generation && window.now.getTime() - look.at < interval / 2)
+      return look.verdicts;
+    const verdicts = await this.look(rollout, window, counters);
+    counters.look = { at: window.now.getTime(), generation, verdicts };
+    return verdicts;
+  }
+
+  private async look(
+    rollout: Rollout,
+    window: { since: Date; now: Date },
+    counters: StepState,
+  ): Promise<ProfileVerdict[]> {
+    const namespace = rollout.metadata.namespace ?? "default";
+    const services = serviceNames(rollout);
     const dialect = metricsDialect(rollout.spec);
     const target = rollout.spec.targetRef.name;
     const refs = rollout.spec.analysis.profiles;
@@ -218,15 +237,25 @@ export class ProfileAnalysis implements AnalysisSource {
           };
           const queries = indicatorQueries(profile, dialect, targets, ref.args);
           const previous = counters.populations.get(ref.name);
+          const slotMs = rollout.spec.analysis.interval / 2;
+          const shared = this.looks && {
+            canary: sharedQueries(profile, dialect, targets.canary, ref.args),
+            baseline: sharedQueries(profile, dialect, targets.baseline, ref.args),
+          };
+          // A step's first look before its start slot has begun: it has no counts yet (as in warm-up).
+          if (!previous && shared && this.looks && !this.looks.startBegun(since, slotMs)) {
+            const at = new Date(this.looks.startSlot(since, slotMs)).toISOString();
+            return {
+              profile: ref.name,
+              verdict: "Inconclusive",
+              evidence: `the step's counts start at its first shared look, at ${at}`,
+              ...(profile.spec.gate.critical ? {} : { critical: false }),
+            };
+          }
           const [canary, baseline] = await Promise.all(
             (["canary", "baseline"] as const).map((population) => {
               const source = (read: "start" | "look") =>
-                this.source(
-                  queries[population],
-                  this.looks && sharedQueries(profile, dialect, targets[population], ref.args),
-                  rollout.spec.analysis.interval / 2,
-                  read,
-                );
+                this.source(queries[population], shared?.[population], slotMs, read);
               return previous
                 ? advancePopulation(source("look"), queries[population], previous[population], now)
                 : startPopulation(source("start"), queries[population], since).then((start) =>

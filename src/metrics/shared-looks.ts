@@ -44,16 +44,24 @@ export class SharedLooks {
   }
 
   /**
-   * The samples at a step's start `since`: the answer of the first slot that begins at or after it, so
-   * the step's counts never include requests from before it (routed at another weight, or before a chaos
-   * step's fault), at the cost of up to one slot of the step's own. Undefined while that slot has not
-   * begun: the caller then reads its own query at `since`.
+   * When a step that began at `since` can first be read: the start of the first slot at or after it. A
+   * step's counts start there, so that they never include requests from before it (routed at another
+   * weight, or before a chaos step's fault), at the cost of up to one slot of the step's own.
    */
-  async readStart(query: SharedQuery, since: number, slotMs: number): Promise<CounterSample[] | undefined> {
-    const slotAt = Math.ceil(since / slotMs) * slotMs;
-    if (slotAt > this.wallMs()) return undefined;
+  startSlot(since: number, slotMs: number): number {
+    return Math.ceil(since / slotMs) * slotMs;
+  }
+
+  /** Whether the slot a step that began at `since` starts its counts at has begun (see startSlot). */
+  startBegun(since: number, slotMs: number): boolean {
+    return this.startSlot(since, slotMs) <= this.wallMs();
+  }
+
+  /** The samples at the start of a step that began at `since`: the answer of its start slot, once begun. */
+  async readStart(query: SharedQuery, since: number, slotMs: number): Promise<CounterSample[]> {
+    if (!this.startBegun(since, slotMs)) throw new RangeError("the step's start slot has not begun");
     this.longestSlotMs = Math.max(this.longestSlotMs, slotMs);
-    const answer = this.answerFor(query.shared, slotAt);
+    const answer = this.answerFor(query.shared, this.startSlot(since, slotMs));
     return pick(answer, await answer.samples, query.own);
   }
 

@@ -104,10 +104,13 @@ describe("shared looks", () => {
     const { provider, asked } = recording();
     let wall = 12_000;
     const looks = new SharedLooks(provider, () => wall);
-    // the slot after the start has not begun: the caller reads its own query at the start instead
-    expect(await looks.readStart(query("a"), 11_000, 5_000)).toBeUndefined();
+    // the slot after the start has not begun: nothing to read yet, and nothing is asked
+    expect(looks.startSlot(11_000, 5_000)).toBe(15_000);
+    expect(looks.startBegun(11_000, 5_000)).toBe(false);
+    await expect(looks.readStart(query("a"), 11_000, 5_000)).rejects.toThrow(/has not begun/);
     expect(asked).toEqual([]);
     wall = 16_000;
+    expect(looks.startBegun(11_000, 5_000)).toBe(true);
     expect(await looks.readStart(query("a"), 11_000, 5_000)).toEqual([
       { labels: { workload: "a" }, value: 15_000 },
     ]);
