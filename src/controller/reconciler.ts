@@ -55,6 +55,21 @@ export interface ReconcilerDeps {
 }
 
 const RETRY_MS = 2_000;
+/** Decisions in one tick at most (see reconcile): enough for a step that sets a weight and the next. */
+const MAX_PASSES = 5;
+/**
+ * Effects whose outcome the tick itself knows (the route's answer; an Event): after them it may decide
+ * again. The others are seen by the next tick: a Deployment's change through its informer, a webhook's
+ * answer after time has passed.
+ */
+const SEEN_IN_TICK: ReadonlySet<Effect["type"]> = new Set([
+  "setWeight",
+  "setMatch",
+  "setMirror",
+  "applyFault",
+  "clearFault",
+  "event",
+]);
 const IDLE_RESYNC_MS = 60_000;
 /** After a status-write conflict: wait this long, doubling per conflict in a row, up to the maximum. */
 const CONFLICT_BACKOFF_MS = { first: 500, max: 30_000 };
@@ -124,24 +139,47 @@ export class Reconciler {
       if (!refusal) throw error;
       return this.holdRefused(key, raw, refusal, rollout.spec.analysis.interval);
     }
-    const decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
+    let decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();
-    // Webhooks and events are told the status this tick leads to, not the one it started from.
-    const next = { ...rollout, status: decision.status };
     let notExpressible: Error | undefined;
     try {
-      for (const effect of decision.effects) {
-        try {
-          await this.carryOut(effect, next, state, router, log);
-        } catch (error) {
-          // A weight the route cannot express holds the rollout (RouteReady=False); the other effects
-          // of the tick still happen and the status is written.
-          if (effect.type !== "setWeight" || !(error instanceof WeightNotExpressibleError)) throw error;
-          notExpressible = error;
+      // One tick may decide more than once: after the route took a new weight, or the rollout entered
+      // another step, it decides again at once, as the next tick would, so that one status write records
+      // the weight and all that follows from it (the next step, and that step's first look).
+      let before = rollout.status ?? {};
+      let { appliedWeight, verdicts } = observations;
+      for (let pass = 1; ; pass++) {
+        // Webhooks and events are told the status this tick leads to, not the one it started from.
+        const next = { ...rollout, status: decision.status };
+        let applied: number | undefined;
+        for (const effect of decision.effects) {
+          try {
+            const weight = await this.carryOut(effect, next, state, router, log);
+            if (weight !== undefined) applied = weight;
+          } catch (error) {
+            // A weight the route cannot express holds the rollout (RouteReady=False); the other effects
+            // of the tick still happen and the status is written.
+            if (effect.type !== "setWeight" || !(error instanceof WeightNotExpressibleError)) throw error;
+            notExpressible = error;
+          }
+          const seconds = Number(process.hrtime.bigint() - decided) / 1e9;
+          if (effect.type !== "event")
+            this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
         }
-        const seconds = Number(process.hrtime.bigint() - decided) / 1e9;
-        if (effect.type !== "event")
-          this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
+        const after = decision.status;
+        const moved = after.step !== before.step || after.stepStartedAt !== before.stepStartedAt;
+        const seen = decision.effects.every((effect) => SEEN_IN_TICK.has(effect.type));
+        if ((applied === undefined && !moved) || !seen || notExpressible || pass === MAX_PASSES) break;
+        if (applied !== undefined) appliedWeight = applied;
+        // a step begun since has counts of its own (none yet; or the same window, begun the same moment)
+        if (after.stepStartedAt !== before.stepStartedAt) verdicts = await this.verdicts(next, now);
+        before = after;
+        decision = decide({
+          spec: rollout.spec,
+          status: after,
+          observations: { ...withoutObserved(observations), appliedWeight, ...analysed(verdicts) },
+          now,
+        });
       }
     } catch (error) {
       if (error instanceof NotLeaderError) throw error; // the fence: this replica stops writing
@@ -302,6 +340,7 @@ export class Reconciler {
    * The Rollout to decide from: never older than what this process last wrote or read.
    * - The informer's object when it is the one we know (it has caught up with our write).
    * - Our own write when the informer still shows the version that write was based on.
+   * - The informer's object when it carries the status we wrote: a later edit of its metadata or spec.
    * - Otherwise the informer shows something we cannot place (someone else wrote, or the cache is stale
    *   after an outage): read it from the API server.
    * A re-created Rollout (another uid) starts with nothing kept about the old one.
@@ -315,6 +354,9 @@ export class Reconciler {
       const version = cached.metadata.resourceVersion;
       if (version === known.object.metadata.resourceVersion) return cached;
       if (version === known.basedOn) return known.object;
+      // Changed after our write by someone else's edit of its metadata or spec (a command, say): it
+      // carries the status we wrote, which no older version of it does (we write only a changed status).
+      if (known.basedOn !== undefined && isDeepStrictEqual(cached.status, known.object.status)) return cached;
       return this.read(key, namespace, name);
     }
     return cached;
@@ -338,7 +380,6 @@ export class Reconciler {
     router: TrafficRouter,
     now: Date,
   ): Promise<Observations> {
-    const status = rollout.status ?? {};
     const owner = ownerOf(rollout);
     await this.workloads.ensureServices(rollout, state.target, owner);
     await this.workloads.ensureAutoscaler(rollout, state, owner);
@@ -349,11 +390,7 @@ export class Reconciler {
       },
     });
     const targetRevision = revisionOf(state.target.spec.template);
-    const analysing = (status.phase === "Progressing" || status.phase === "Paused") && status.stepStartedAt;
-    const verdicts = analysing
-      ? await this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now })
-      : [];
-    const observed = observedShare(verdicts);
+    const verdicts = await this.verdicts(rollout, now);
     return {
       targetRevision,
       canaryReady: this.workloads.canaryReady(state),
@@ -363,34 +400,44 @@ export class Reconciler {
       },
       appliedWeight: traffic.canaryWeight,
       weightUnit: traffic.weightUnit,
-      verdicts,
-      ...(observed === undefined ? {} : { observedWeight: observed }),
+      ...analysed(verdicts),
       scheduleOpen: rollout.spec.schedule ? scheduleOpen(rollout.spec.schedule, now) : true,
       webhooks: this.answersFor(rollout),
       command: readCommand(rollout.metadata.annotations),
     };
   }
 
+  /** The verdicts of the step the rollout's status is in, over its counts since the step began. */
+  private async verdicts(rollout: Rollout, now: Date): Promise<ProfileVerdict[]> {
+    const status = rollout.status ?? {};
+    const analysing = (status.phase === "Progressing" || status.phase === "Paused") && status.stepStartedAt;
+    if (!analysing) return [];
+    return this.deps.analysis.evaluate(rollout, { since: new Date(status.stepStartedAt!), now });
+  }
+
   private answersFor(rollout: Rollout): Observations["webhooks"] {
     return { ...this.webhookAnswers.get(keyOf(rollout)) };
   }
 
+  /** Carries out one effect; for a weight, returns the share the route carries now. */
   private async carryOut(
     effect: Effect,
     rollout: Rollout,
     state: WorkloadState,
     router: TrafficRouter,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     switch (effect.type) {
       case "scaleCanary":
-        return this.workloads.scaleCanary(rollout, state, effect.up);
+        await this.workloads.scaleCanary(rollout, state, effect.up);
+        return;
       case "promotePrimary":
-        return this.workloads.promote(rollout, state, effect.revision, ownerOf(rollout));
+        await this.workloads.promote(rollout, state, effect.revision, ownerOf(rollout));
+        return;
       case "setWeight": {
         const result = await router.setWeight(effect.weight);
         if (result.drift) log.warn({ drift: result.drift }, "route weights were changed by someone else");
-        return;
+        return result.applied;
       }
       case "setMatch":
         await router.setMatch(effect.match);
@@ -418,7 +465,8 @@ export class Reconciler {
         await router.clearFault();
         return;
       case "callWebhook":
-        return this.webhook(effect, rollout, log);
+        await this.webhook(effect, rollout, log);
+        return;
       case "event":
         await this.deps.events
           .record(
@@ -502,6 +550,17 @@ export class Reconciler {
       return Math.min(CONFLICT_BACKOFF_MS.max, CONFLICT_BACKOFF_MS.first * 2 ** (conflicts - 1));
     }
   }
+}
+
+/** Observations without what the verdicts say: for a decision whose step has verdicts of its own. */
+function withoutObserved({ verdicts: _, observedWeight: __, ...rest }: Observations) {
+  return rest;
+}
+
+/** What verdicts add to the observations: themselves, and the canary's share they counted. */
+function analysed(verdicts: ProfileVerdict[]): Pick<Observations, "verdicts" | "observedWeight"> {
+  const observed = observedShare(verdicts);
+  return observed === undefined ? { verdicts } : { verdicts, observedWeight: observed };
 }
 
 interface Known {

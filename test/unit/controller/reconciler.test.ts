@@ -303,7 +303,8 @@ describe("reconciler", () => {
     await h.reconciler.reconcile("shop/checkout");
     const fixed = h.api.rollout.status as RolloutStatus;
     expect(fixed.conditions?.find((c) => c.type === "SpecValid")?.status).toBe("True");
-    expect(fixed).toMatchObject({ phase: "Progressing", step: 2 });
+    // the same tick sees the route take 60% and goes on past the last step, to the promotion
+    expect(fixed).toMatchObject({ phase: "Promoting", weights: { desired: 60, applied: 60 } });
     expect(h.route.writes).toEqual([60]);
   });
 
@@ -333,7 +334,7 @@ describe("reconciler", () => {
     h.route.missing = undefined;
     await h.reconciler.reconcile("shop/checkout");
     const fixed = h.api.rollout.status as RolloutStatus;
-    expect(fixed).toMatchObject({ phase: "Progressing", step: 2 });
+    expect(fixed).toMatchObject({ phase: "Promoting", weights: { desired: 60, applied: 60 } });
     expect(fixed.conditions?.find((c) => c.type === "RouteReady")?.status).toBe("True");
     expect(h.route.writes).toEqual([60]);
   });
