@@ -1,5 +1,5 @@
 // How the controller copes with many rollouts at once:
-//   npx tsx bench/scale.ts [--rollouts 100,500,1000] [--prometheus] [--json]
+//   npx tsx bench/scale.ts [--rollouts 100,500,1000] [--prometheus] [--shards 2] [--json]
 // For each size, N Deployments and Rollouts on the API emulator go through a release at the same time, with
 // the real controller as a separate process (as in a cluster), over HTTP, writing real routes and statuses.
 // Each rollout's plan is [setWeight 25, analysis, pause, setWeight 50, analysis, pause], then the final gate
@@ -19,12 +19,21 @@
 // from a real Prometheus scraping one exporter that serves every rollout's series, and the bench reports
 // Prometheus's queries per look interval and its own CPU (utime + stime from /proc); without it the
 // controller scrapes the exporter itself (--scrape) and there are no queries to count.
+//
+// With --shards N the rollouts are split between N controller processes, each with its --shard-selector and
+// --leader-elect (so each leads its own Lease), as manifests/components/shards installs them: rollout i goes
+// to shard i mod N, the first shard's unlabelled, the others' labelled stepwise.dev/shard=b, c, ... The
+// request counts are over all shards, rssMiB is the largest shard's peak, and `exclusive` says whether every
+// Rollout's status was written by its own shard's process alone (user agents in the request log).
+import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { sendCommand } from "../src/client/actions.ts";
 import type { KubeObject } from "../src/kube/client.ts";
 import { Informer } from "../src/kube/informer.ts";
 import { apiSource } from "../src/kube/watch-source.ts";
 import { parseExposition } from "../src/metrics/exposition.ts";
+import type { RequestLogEntry } from "../src/sandbox/kube-api/index.ts";
 import { freePort, runPrometheus, scrapeConfig, which } from "../src/sandbox/prometheus.ts";
 import {
   canaryRollout,
@@ -70,6 +79,9 @@ function flag(name: string): string | undefined {
 const sizes = (flag("--rollouts") ?? "100").split(",").map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error("--rollouts takes sizes like 100,500,1000");
+const shardCount = Number(flag("--shards") ?? "1");
+if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 25)
+  throw new Error("--shards takes a whole number from 1 to 25");
 const json = process.argv.includes("--json");
 const withPrometheus = process.argv.includes("--prometheus");
 if (withPrometheus && (await which("prometheus")) === undefined)
@@ -77,6 +89,7 @@ if (withPrometheus && (await which("prometheus")) === undefined)
 
 interface Result {
   rollouts: number;
+  shards: number;
   p50Ms: number;
   p99Ms: number;
   rssMiB: number;
@@ -90,6 +103,40 @@ interface Result {
   samples: number;
   /** Prometheus's CPU time over the release, in percent of one core. */
   prometheusCpuPercent?: number;
+  /** With --shards: each shard's peak RSS, and whether each Rollout's status was written by its shard alone. */
+  rssMiBPerShard?: number[];
+  exclusive?: boolean;
+}
+
+const SHARD_LABEL = "stepwise.dev/shard";
+
+/** A controller process acting on part of the rollouts; `label` undefined for the first (unlabelled) shard. */
+interface Shard {
+  label?: string;
+  selector?: string;
+}
+
+/** The shards of --shards N: one without a selector for N = 1; else as manifests/components/shards has them. */
+function shardsOf(count: number): Shard[] {
+  if (count === 1) return [{}];
+  const labels = Array.from({ length: count - 1 }, (_, i) => String.fromCharCode("b".charCodeAt(0) + i));
+  const rest =
+    labels.length === 1 ? `${SHARD_LABEL}!=${labels[0]}` : `${SHARD_LABEL} notin (${labels.join(",")})`;
+  return [{ selector: rest }, ...labels.map((label) => ({ label, selector: `${SHARD_LABEL}=${label}` }))];
+}
+
+/** The shard process's user agent, as `rollout controller` sets it (hostname-pid). */
+const agentOf = (child: ChildProcess) => `stepwise-controller/${hostname()}-${child.pid}`;
+
+/** Who wrote each Rollout's status: the user agents of its successful status writes. */
+function statusWriters(entries: readonly RequestLogEntry[], into: Map<string, Set<string>>): void {
+  for (const entry of entries) {
+    if (entry.resource !== "rollouts" || entry.subresource !== "status" || entry.verb === "get") continue;
+    if (entry.status >= 300 || !entry.userAgent.startsWith("stepwise-controller/")) continue;
+    const writers = into.get(entry.name ?? "") ?? new Set<string>();
+    writers.add(entry.userAgent);
+    into.set(entry.name ?? "", writers);
+  }
 }
 
 /** The exact q-quantile of the samples (nearest rank). */
@@ -137,16 +184,19 @@ async function run(size: number): Promise<Result> {
     : undefined;
   await cluster.client.create(fastProfile("fast-availability", NS));
   const names = Array.from({ length: size }, (_, i) => `app-${i}`);
+  const shards = shardsOf(shardCount);
+  const shardOf = (name: string) => shards[names.indexOf(name) % shards.length]!;
   for (const name of names) {
     metrics.set(NS, name, CANARY_RPS, 0);
     metrics.set(NS, `${name}-primary`, PRIMARY_RPS, 0.001);
     await cluster.client.create(deployment(name, NS, "app:1", 1));
-    await cluster.client.create(
-      canaryRollout(name, NS, STEPS, {
-        analysis: { interval: `${LOOK_MS / 1000}s`, profiles: [{ name: "fast-availability" }] },
-        progressDeadlineSeconds: 3600,
-      }),
-    );
+    const rollout = canaryRollout(name, NS, STEPS, {
+      analysis: { interval: `${LOOK_MS / 1000}s`, profiles: [{ name: "fast-availability" }] },
+      progressDeadlineSeconds: 3600,
+    });
+    const { label } = shardOf(name);
+    if (label) rollout.metadata.labels = { ...rollout.metadata.labels, [SHARD_LABEL]: label };
+    await cluster.client.create(rollout);
   }
 
   // What the bench sees: the last trigger per rollout, its phase, the gates it resumed.
@@ -188,24 +238,28 @@ async function run(size: number): Promise<Result> {
   });
   await Promise.all([deployments.start(), rollouts.start()]);
 
-  const metricsPort = await freePort();
-  const child = spawnController([
-    "--kubeconfig",
-    cluster.kubeconfig,
-    "-n",
-    NS,
-    ...(prometheus ? ["--prometheus", prometheus.url] : ["--scrape", exporter.url]),
-    "--metrics-addr",
-    `127.0.0.1:${metricsPort}`,
-    "--workers",
-    "16",
-    "--qps",
-    "500",
-    "--burst",
-    "1000",
-  ]);
-  await started(child);
-  child.stderr?.resume();
+  const children = new Map<Shard, ChildProcess>();
+  for (const shard of shards) {
+    const child = spawnController([
+      "--kubeconfig",
+      cluster.kubeconfig,
+      "-n",
+      NS,
+      ...(prometheus ? ["--prometheus", prometheus.url] : ["--scrape", exporter.url]),
+      "--metrics-addr",
+      `127.0.0.1:${await freePort()}`,
+      "--workers",
+      "16",
+      "--qps",
+      "500",
+      "--burst",
+      "1000",
+      ...(shard.selector ? ["--shard-selector", shard.selector, "--leader-elect"] : []),
+    ]);
+    await started(child);
+    child.stderr?.resume();
+    children.set(shard, child);
+  }
   const waitAll = async (phase: string) => {
     const deadline = Date.now() + TIMEOUT_MS;
     let said = Date.now();
@@ -226,6 +280,8 @@ async function run(size: number): Promise<Result> {
   };
   if (!(await waitAll("Idle"))) throw new Error("the rollouts did not all become Idle");
 
+  const writers = new Map<string, Set<string>>();
+  statusWriters(cluster.api.requestLog.all(), writers); // the bootstrap's, before the log is cleared
   cluster.api.requestLog.clear();
   const queriesBefore = prometheus ? await prometheusQueries(prometheus.url) : 0;
   const cpuBefore = prometheus ? cpuSeconds(prometheusPid(prometheus.url)) : 0;
@@ -249,7 +305,13 @@ async function run(size: number): Promise<Result> {
   const statusWrites = controllerRequests.filter(
     (entry) => entry.resource === "rollouts" && entry.subresource === "status" && entry.verb !== "get",
   );
-  const gets = controllerRequests.filter((entry) => entry.verb === "get");
+  // leader election's Lease reads (--shards) are not a step's
+  const gets = controllerRequests.filter((entry) => entry.verb === "get" && entry.resource !== "leases");
+  statusWriters(controllerRequests, writers);
+  const exclusive = names.every((name) => {
+    const agents = [...(writers.get(name) ?? [])];
+    return agents.length === 1 && agents[0] === agentOf(children.get(shardOf(name))!);
+  });
   for (const command of cluster.api.requestLog.all({
     userAgent: "test",
     verb: "patch",
@@ -265,10 +327,12 @@ async function run(size: number): Promise<Result> {
     if (cause !== undefined) latencies.push(end - cause);
   }
   latencies.sort((a, b) => a - b);
-  const peakRss =
-    Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  child.kill("SIGTERM");
-  await exited(child);
+  const peakRss = [...children.values()].map(
+    (child) =>
+      Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024,
+  );
+  for (const child of children.values()) child.kill("SIGTERM");
+  await Promise.all([...children.values()].map(exited));
   deployments.stop();
   rollouts.stop();
   await prometheus?.stop();
@@ -277,9 +341,10 @@ async function run(size: number): Promise<Result> {
   const steps = size * WEIGHT_STEPS;
   return {
     rollouts: size,
+    shards: shards.length,
     p50Ms: Math.round(quantile(latencies, 0.5)),
     p99Ms: Math.round(quantile(latencies, 0.99)),
-    rssMiB: Math.round(peakRss),
+    rssMiB: Math.round(Math.max(...peakRss)),
     routeWritesPerStep: round2(routeWrites.length / steps),
     statusWritesPerStep: round2(statusWrites.length / steps),
     getsPerStep: round2(gets.length / steps),
@@ -288,6 +353,7 @@ async function run(size: number): Promise<Result> {
     seconds: Math.round(seconds),
     samples: latencies.length,
     ...(prometheusCpuPercent === undefined ? {} : { prometheusCpuPercent: round2(prometheusCpuPercent) }),
+    ...(shards.length > 1 ? { rssMiBPerShard: peakRss.map(Math.round), exclusive } : {}),
   };
 }
 
@@ -308,6 +374,7 @@ function misses(r: Result): string[] {
       `Prometheus queries per look ${r.promQueriesPerLook} > ${2 * INDICATORS}`,
     ],
     [r.allPromoted, "not every rollout promoted"],
+    [r.exclusive !== false, "a Rollout's status was written by another shard than its own, or by two"],
   ];
   return checks.filter(([met]) => !met).map(([, why]) => why);
 }
@@ -324,7 +391,7 @@ for (const size of [...sizes].sort((a, b) => a - b)) {
   results.push(r);
   if (!json) {
     console.log(
-      `| ${r.rollouts} | ${r.allPromoted ? "" : "NOT ALL "}${r.seconds} s | ${r.p50Ms} ms | ${r.p99Ms} ms | ${r.samples} | ${r.routeWritesPerStep} | ${r.statusWritesPerStep} | ${r.getsPerStep} | ${r.promQueriesPerLook ?? "-"}${r.prometheusCpuPercent === undefined ? "" : ` (Prometheus CPU ${r.prometheusCpuPercent}%)`} | ${r.rssMiB} MiB |`,
+      `| ${r.rollouts} | ${r.allPromoted ? "" : "NOT ALL "}${r.seconds} s | ${r.p50Ms} ms | ${r.p99Ms} ms | ${r.samples} | ${r.routeWritesPerStep} | ${r.statusWritesPerStep} | ${r.getsPerStep} | ${r.promQueriesPerLook ?? "-"}${r.prometheusCpuPercent === undefined ? "" : ` (Prometheus CPU ${r.prometheusCpuPercent}%)`} | ${r.rssMiB} MiB${r.rssMiBPerShard ? ` (per shard ${r.rssMiBPerShard.join(", ")}; statuses by their own shard only: ${r.exclusive})` : ""} |`,
     );
   }
 }

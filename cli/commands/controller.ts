@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { loadBuiltInProfiles } from "../../src/analysis/profiles.ts";
 import { formatDuration, parseDuration } from "../../src/api/duration.ts";
 import { clusterProfileLookup, ProfileAnalysis } from "../../src/controller/analysis.ts";
-import { startController } from "../../src/controller/controller.ts";
+import { leaseName, startController } from "../../src/controller/controller.ts";
 import { type KubeClient, KubeNotFoundError, type KubeObject } from "../../src/kube/client.ts";
 import { EventRecorder } from "../../src/kube/events.ts";
 import { Informer } from "../../src/kube/informer.ts";
@@ -39,6 +39,7 @@ interface ControllerFlags extends KubeOptions {
   qps: string;
   burst: string;
   shardSelector?: string;
+  printLeaseName?: boolean;
 }
 
 /** SLOProfile objects in the cluster first, then the built-in profiles shipped in slo-profiles/. */
@@ -163,17 +164,25 @@ export function controllerCommand(): Command {
         "--shard-selector <selector>",
         "act only on Rollouts with matching labels (e.g. stepwise.dev/shard=b); each shard elects its own leader",
       )
+      .option(
+        "--print-lease-name",
+        "print the name of the Lease of --shard-selector's shard (for the leader-election Role) and exit",
+      )
       .option("--workers <n>", "rollouts reconciled at once", "4")
       .option("--qps <n>", "Kubernetes API requests per second, on average", "50")
       .option("--burst <n>", "Kubernetes API requests at once before --qps applies", "100"),
   ).action((flags: ControllerFlags) =>
     runCli(async () => {
+      const shardSelector = shardSelectorFlag(flags.shardSelector);
+      if (flags.printLeaseName) {
+        console.log(leaseName(shardSelector));
+        return EXIT.ok;
+      }
       const wholeAtLeastOne = (n: number) => Number.isInteger(n) && n >= 1;
       const workers = numberFlag("--workers", flags.workers, wholeAtLeastOne, "a whole number >= 1");
       const qps = numberFlag("--qps", flags.qps, (n) => n > 0, "a positive number");
       const burst = numberFlag("--burst", flags.burst, wholeAtLeastOne, "a whole number >= 1");
       const timing = leaderElectionTiming(flags);
-      const shardSelector = shardSelectorFlag(flags.shardSelector);
       // One identity for the Lease and the User-Agent, so the API server's logs tell replicas apart.
       const identity = `${hostname()}-${process.pid}`;
       const metrics = new ControllerMetrics();

@@ -3,7 +3,8 @@
  * `--dry-run=server`, then for real, in the order a person installs (the base, the overlays, the dashboard,
  * then each example in its own namespace). Every kind in them must be one the emulator serves: the
  * built-in ones (RBAC and the PodDisruptionBudget included), ours, or a mesh's: the cluster has no
- * Prometheus operator. Then, once the operator's CRD is there, an overlay with the service-monitor component.
+ * Prometheus operator. Then, once the operator's CRD is there, an overlay with the service-monitor component;
+ * last, an overlay with the shards component, over the unsharded install as docs/install.md says.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -14,8 +15,9 @@ import {
   kustomizations,
   kustomize,
   kustomizeWith,
-  OPT_IN_COMPONENTS,
   openCrd,
+  SERVICE_MONITOR_COMPONENT,
+  SHARDS_COMPONENT,
   THIRD_PARTY_CRDS,
 } from "./support.ts";
 
@@ -128,7 +130,7 @@ describe("kubectl apply to the API emulator", () => {
   });
 
   it("an overlay with the service-monitor component applies once the Prometheus operator's CRD is installed", async () => {
-    const objects = await kustomizeWith("manifests/overlays/istio", OPT_IN_COMPONENTS);
+    const objects = await kustomizeWith("manifests/overlays/istio", [SERVICE_MONITOR_COMPONENT]);
     const monitors = objects.filter((o) => o.kind === "ServiceMonitor");
     expect(monitors).toHaveLength(1);
     const crds = THIRD_PARTY_CRDS.filter(PROMETHEUS_OPERATOR).map(openCrd);
@@ -142,5 +144,29 @@ describe("kubectl apply to the API emulator", () => {
     await apply(objects);
     const got = await harness.kubectlOk(["get", "servicemonitors", "-n", "stepwise-system", "-o", "name"]);
     expect(got.trim()).toBe("servicemonitor.monitoring.coreos.com/stepwise-controller");
+  });
+
+  it("an overlay with the shards component applies over an install once its Deployment is deleted", async () => {
+    const objects = await kustomizeWith("manifests/overlays/istio", [SHARDS_COMPONENT]);
+    // the first shard's pod selector differs from the unsharded one, and a Deployment's selector is immutable
+    const over = await harness.kubectl(["apply", "-f", "-"], yamlOf(objects));
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toMatch(
+      /Deployment "stepwise-controller" is invalid: spec\.selector: .*field is immutable/,
+    );
+    await harness.kubectlOk(["delete", "deployment", "stepwise-controller", "-n", "stepwise-system"]);
+    await apply(objects);
+    const deployments = await harness.kubectlOk([
+      "get",
+      "deployments",
+      "-n",
+      "stepwise-system",
+      "-o",
+      "name",
+    ]);
+    expect(deployments.trim().split("\n").sort()).toEqual([
+      "deployment.apps/stepwise-controller",
+      "deployment.apps/stepwise-controller-b",
+    ]);
   });
 });

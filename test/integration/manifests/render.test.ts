@@ -30,6 +30,7 @@ import {
   type PolicyRule,
   ROOT,
   rolloutCli,
+  SERVICE_MONITOR_COMPONENT,
 } from "./support.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk Kubernetes objects, which a precise type would only obscure
@@ -43,7 +44,7 @@ let withMonitor: KubeObject[];
 
 beforeAll(async () => {
   await Promise.all(DIRS.map(async (dir) => rendered.set(dir, await kustomize(dir))));
-  withMonitor = await kustomizeWith("manifests/overlays/istio", OPT_IN_COMPONENTS);
+  withMonitor = await kustomizeWith("manifests/overlays/istio", [SERVICE_MONITOR_COMPONENT]);
 });
 
 const objectsOf = (dir: string) => {

@@ -102,13 +102,17 @@ export function readKustomization(dir: string): KustomizationDoc {
   return parse(readFileSync(file, "utf8")) as KustomizationDoc;
 }
 
+const COMPONENTS = join(MANIFESTS, "components");
+
 /**
  * Every directory under manifests/ that `kubectl kustomize` can build, relative to the repository
- * (`manifests`, `manifests/overlays/istio`, ...). Components are built as parts of the overlays.
+ * (`manifests`, `manifests/overlays/istio`, ...). Components, and the kustomizations inside them (a shard's
+ * Deployment), are built as parts of the overlays.
  */
 export function kustomizations(): string[] {
   return walkDirs(MANIFESTS)
     .filter((dir) => kustomizationFile(dir) && readKustomization(dir).kind !== "Component")
+    .filter((dir) => !dir.startsWith(`${COMPONENTS}/`))
     .map((dir) => relative(ROOT, dir))
     .sort();
 }
@@ -148,7 +152,9 @@ export function manifestFiles(): string[] {
 }
 
 /** Components no overlay includes: a person adds them to their own kustomization (docs/install.md). */
-export const OPT_IN_COMPONENTS = ["manifests/components/service-monitor"] as const;
+export const SERVICE_MONITOR_COMPONENT = "manifests/components/service-monitor";
+export const SHARDS_COMPONENT = "manifests/components/shards";
+export const OPT_IN_COMPONENTS = [SERVICE_MONITOR_COMPONENT, SHARDS_COMPONENT] as const;
 
 /**
  * `kubectl kustomize` of a kustomization of one's own that takes `overlay` as its base and adds
