@@ -14,8 +14,11 @@
 // controller's queue wait, its reads and its decision are all inside. Percentiles are exact, over every
 // sample.
 //
-// Per step (a weight change: 25, 50, and the promotion's 0): the controller's route writes, status writes
-// and GETs over the whole release, from the emulator's request log. With --prometheus the counters come
+// Per step (a weight change: 25, 50, and the promotion's 0): the controller's route writes and GETs (of
+// an object or of API discovery) over the whole release, from the emulator's request log; and the status
+// writes from a step's route write to the first status that records the weight as applied (the bench's
+// watch of the Rollouts), beside every status write per rollout. The controller runs with the
+// NODE_OPTIONS of manifests/controller/deployment.yaml (its heap limit), as in a cluster. With --prometheus the counters come
 // from a real Prometheus scraping one exporter that serves every rollout's series, and the bench reports
 // Prometheus's queries per look interval and its own CPU (utime + stime from /proc); without it the
 // controller scrapes the exporter itself (--scrape) and there are no queries to count.
@@ -28,6 +31,8 @@
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
 import { sendCommand } from "../src/client/actions.ts";
 import type { KubeObject } from "../src/kube/client.ts";
 import { Informer } from "../src/kube/informer.ts";
@@ -41,6 +46,7 @@ import {
   exited,
   fastProfile,
   ROLLOUT_TYPE,
+  ROOT,
   setImage,
   spawnController,
   started,
@@ -95,6 +101,8 @@ interface Result {
   rssMiB: number;
   routeWritesPerStep: number;
   statusWritesPerStep: number;
+  /** Every status write over the release (phases, each analysis look's verdicts), per rollout. */
+  statusWritesPerRollout: number;
   getsPerStep: number;
   /** null without --prometheus: the controller then scrapes the exporter itself, on its own timer. */
   promQueriesPerLook: number | null;
@@ -107,6 +115,15 @@ interface Result {
   rssMiBPerShard?: number[];
   exclusive?: boolean;
 }
+
+/** The environment the controller's Deployment gives it that changes how it runs (its heap limit). */
+const DEPLOYED_ENV: NodeJS.ProcessEnv = (() => {
+  const manifest = parse(readFileSync(join(ROOT, "manifests/controller/deployment.yaml"), "utf8"));
+  const env: { name: string; value?: string }[] = manifest.spec.template.spec.containers[0].env ?? [];
+  const nodeOptions = env.find((e) => e.name === "NODE_OPTIONS")?.value;
+  if (!nodeOptions) throw new Error("manifests/controller/deployment.yaml sets no NODE_OPTIONS");
+  return { NODE_OPTIONS: nodeOptions };
+})();
 
 const SHARD_LABEL = "stepwise.dev/shard";
 
@@ -201,6 +218,8 @@ async function run(size: number): Promise<Result> {
 
   // What the bench sees: the last trigger per rollout, its phase, the gates it resumed.
   const triggers = new Map<string, number[]>();
+  /** Each status a rollout's watch showed during the release, and whether it records the applied weight. */
+  const statusVersions = new Map<string, { at: number; recordsWeight: boolean }[]>();
   const trigger = (name: string, at: number) => triggers.set(name, [...(triggers.get(name) ?? []), at]);
   const phases = new Map<string, string>();
   const resumed = new Set<string>();
@@ -225,10 +244,23 @@ async function run(size: number): Promise<Result> {
   const rollouts = new Informer<KubeObject>(
     apiSource(cluster.client, ROLLOUT_TYPE.apiVersion, ROLLOUT_TYPE.kind, NS),
   );
+  const statusSeen = new Map<string, string>();
   rollouts.on((_type, object) => {
-    const status = (object.status ?? {}) as { phase?: string; step?: number; revision?: string };
+    const status = (object.status ?? {}) as {
+      phase?: string;
+      step?: number;
+      revision?: string;
+      weights?: { desired?: number; applied?: number };
+    };
     const name = object.metadata.name;
     phases.set(name, status.phase ?? "");
+    const text = JSON.stringify(status);
+    if (releasing && statusSeen.get(name) !== text) {
+      const versions = statusVersions.get(name) ?? [];
+      versions.push({ at: Date.now(), recordsWeight: status.weights?.applied === status.weights?.desired });
+      statusVersions.set(name, versions);
+    }
+    statusSeen.set(name, text);
     const gate = `${name}/${status.step}`;
     if (releasing && status.phase === "Paused" && GATES.has(status.step ?? -1) && !resumed.has(gate)) {
       resumed.add(gate);
@@ -240,22 +272,25 @@ async function run(size: number): Promise<Result> {
 
   const children = new Map<Shard, ChildProcess>();
   for (const shard of shards) {
-    const child = spawnController([
-      "--kubeconfig",
-      cluster.kubeconfig,
-      "-n",
-      NS,
-      ...(prometheus ? ["--prometheus", prometheus.url] : ["--scrape", exporter.url]),
-      "--metrics-addr",
-      `127.0.0.1:${await freePort()}`,
-      "--workers",
-      "16",
-      "--qps",
-      "500",
-      "--burst",
-      "1000",
-      ...(shard.selector ? ["--shard-selector", shard.selector, "--leader-elect"] : []),
-    ]);
+    const child = spawnController(
+      [
+        "--kubeconfig",
+        cluster.kubeconfig,
+        "-n",
+        NS,
+        ...(prometheus ? ["--prometheus", prometheus.url] : ["--scrape", exporter.url]),
+        "--metrics-addr",
+        `127.0.0.1:${await freePort()}`,
+        "--workers",
+        "16",
+        "--qps",
+        "500",
+        "--burst",
+        "1000",
+        ...(shard.selector ? ["--shard-selector", shard.selector, "--leader-elect"] : []),
+      ],
+      DEPLOYED_ENV,
+    );
     await started(child);
     child.stderr?.resume();
     children.set(shard, child);
@@ -305,8 +340,25 @@ async function run(size: number): Promise<Result> {
   const statusWrites = controllerRequests.filter(
     (entry) => entry.resource === "rollouts" && entry.subresource === "status" && entry.verb !== "get",
   );
-  // leader election's Lease reads (--shards) are not a step's
-  const gets = controllerRequests.filter((entry) => entry.verb === "get" && entry.resource !== "leases");
+  // reads of one object or of API discovery; lists and watches are the informers', and leader election's
+  // Lease reads (--shards) are not a step's
+  const gets = controllerRequests.filter(
+    (entry) =>
+      entry.method === "GET" &&
+      entry.verb !== "list" &&
+      entry.verb !== "watch" &&
+      entry.resource !== "leases",
+  );
+  // A weight step's status writes: from its route write to the first status that records the weight as
+  // applied (a controller that wrote the desired weight first and the applied one on its next tick made two).
+  const stepStatusWrites = routeWrites.map((write, index) => {
+    const end = Date.parse(write.time);
+    const next = routeWrites.slice(index + 1).find((w) => w.name === write.name);
+    const until = next ? Date.parse(next.time) - next.durationMs : Number.POSITIVE_INFINITY;
+    const after = (statusVersions.get(write.name ?? "") ?? []).filter((v) => v.at >= end && v.at < until);
+    const recorded = after.findIndex((v) => v.recordsWeight);
+    return recorded === -1 ? after.length : recorded + 1;
+  });
   statusWriters(controllerRequests, writers);
   const exclusive = names.every((name) => {
     const agents = [...(writers.get(name) ?? [])];
@@ -346,7 +398,8 @@ async function run(size: number): Promise<Result> {
     p99Ms: Math.round(quantile(latencies, 0.99)),
     rssMiB: Math.round(Math.max(...peakRss)),
     routeWritesPerStep: round2(routeWrites.length / steps),
-    statusWritesPerStep: round2(statusWrites.length / steps),
+    statusWritesPerStep: round2(stepStatusWrites.reduce((sum, n) => sum + n, 0) / routeWrites.length),
+    statusWritesPerRollout: round2(statusWrites.length / size),
     getsPerStep: round2(gets.length / steps),
     promQueriesPerLook: promQueries === undefined ? null : round2(promQueries / lookIntervals),
     allPromoted,

@@ -57,19 +57,6 @@ export interface ReconcilerDeps {
 const RETRY_MS = 2_000;
 /** Decisions in one tick at most (see reconcile): enough for a step that sets a weight and the next. */
 const MAX_PASSES = 5;
-/**
- * Effects whose outcome the tick itself knows (the route's answer; an Event): after them it may decide
- * again. The others are seen by the next tick: a Deployment's change through its informer, a webhook's
- * answer after time has passed.
- */
-const SEEN_IN_TICK: ReadonlySet<Effect["type"]> = new Set([
-  "setWeight",
-  "setMatch",
-  "setMirror",
-  "applyFault",
-  "clearFault",
-  "event",
-]);
 const IDLE_RESYNC_MS = 60_000;
 /** After a status-write conflict: wait this long, doubling per conflict in a row, up to the maximum. */
 const CONFLICT_BACKOFF_MS = { first: 500, max: 30_000 };
@@ -152,10 +139,12 @@ export class Reconciler {
         // Webhooks and events are told the status this tick leads to, not the one it started from.
         const next = { ...rollout, status: decision.status };
         let applied: number | undefined;
+        let unseen = false;
         for (const effect of decision.effects) {
           try {
-            const weight = await this.carryOut(effect, next, state, router, log);
-            if (weight !== undefined) applied = weight;
+            const outcome = await this.carryOut(effect, next, state, router, log);
+            if (outcome?.applied !== undefined) applied = outcome.applied;
+            unseen ||= outcome?.unseen === true;
           } catch (error) {
             // A weight the route cannot express holds the rollout (RouteReady=False); the other effects
             // of the tick still happen and the status is written.
@@ -168,8 +157,7 @@ export class Reconciler {
         }
         const after = decision.status;
         const moved = after.step !== before.step || after.stepStartedAt !== before.stepStartedAt;
-        const seen = decision.effects.every((effect) => SEEN_IN_TICK.has(effect.type));
-        if ((applied === undefined && !moved) || !seen || notExpressible || pass === MAX_PASSES) break;
+        if ((applied === undefined && !moved) || unseen || notExpressible || pass === MAX_PASSES) break;
         if (applied !== undefined) appliedWeight = applied;
         // a step begun since has counts of its own (none yet; or the same window, begun the same moment)
         if (after.stepStartedAt !== before.stepStartedAt) verdicts = await this.verdicts(next, now);
@@ -338,7 +326,8 @@ export class Reconciler {
 
   /**
    * The Rollout to decide from: never older than what this process last wrote or read.
-   * - The informer's object when it is the one we know (it has caught up with our write).
+   * - The informer's object when it is the one we know (it has caught up with our write); what we kept is
+   *   dropped then, so no copy of a Rollout outlives the informer's.
    * - Our own write when the informer still shows the version that write was based on.
    * - The informer's object when it carries the status we wrote: a later edit of its metadata or spec.
    * - Otherwise the informer shows something we cannot place (someone else wrote, or the cache is stale
@@ -352,12 +341,16 @@ export class Reconciler {
     if (known && known.object.metadata.uid !== cached.metadata.uid) this.forget(key);
     else if (known) {
       const version = cached.metadata.resourceVersion;
-      if (version === known.object.metadata.resourceVersion) return cached;
       if (version === known.basedOn) return known.object;
-      // Changed after our write by someone else's edit of its metadata or spec (a command, say): it
-      // carries the status we wrote, which no older version of it does (we write only a changed status).
-      if (known.basedOn !== undefined && isDeepStrictEqual(cached.status, known.object.status)) return cached;
-      return this.read(key, namespace, name);
+      // The informer has caught up: our write, or someone else's edit of its metadata or spec after it (a
+      // command, say), which carries the status we wrote (no older version does: we write only a changed
+      // status). From here the informer's copy is the newest, and ours is dropped.
+      const caughtUp =
+        version === known.object.metadata.resourceVersion ||
+        (known.basedOn !== undefined && isDeepStrictEqual(cached.status, known.object.status));
+      if (!caughtUp) return this.read(key, namespace, name);
+      this.known.delete(key);
+      return cached;
     }
     return cached;
   }
@@ -419,25 +412,23 @@ export class Reconciler {
     return { ...this.webhookAnswers.get(keyOf(rollout)) };
   }
 
-  /** Carries out one effect; for a weight, returns the share the route carries now. */
+  /** Carries out one effect, and says what it changed that the tick's observations do not show. */
   private async carryOut(
     effect: Effect,
     rollout: Rollout,
     state: WorkloadState,
     router: TrafficRouter,
     log: Logger,
-  ): Promise<number | undefined> {
+  ): Promise<EffectOutcome | undefined> {
     switch (effect.type) {
       case "scaleCanary":
-        await this.workloads.scaleCanary(rollout, state, effect.up);
-        return;
+        return { unseen: await this.workloads.scaleCanary(rollout, state, effect.up) };
       case "promotePrimary":
-        await this.workloads.promote(rollout, state, effect.revision, ownerOf(rollout));
-        return;
+        return { unseen: await this.workloads.promote(rollout, state, effect.revision, ownerOf(rollout)) };
       case "setWeight": {
         const result = await router.setWeight(effect.weight);
         if (result.drift) log.warn({ drift: result.drift }, "route weights were changed by someone else");
-        return result.applied;
+        return { applied: result.applied };
       }
       case "setMatch":
         await router.setMatch(effect.match);
@@ -466,7 +457,7 @@ export class Reconciler {
         return;
       case "callWebhook":
         await this.webhook(effect, rollout, log);
-        return;
+        return { unseen: true }; // an answer, and time passed while waiting for it
       case "event":
         await this.deps.events
           .record(
@@ -561,6 +552,16 @@ function withoutObserved({ verdicts: _, observedWeight: __, ...rest }: Observati
 function analysed(verdicts: ProfileVerdict[]): Pick<Observations, "verdicts" | "observedWeight"> {
   const observed = observedShare(verdicts);
   return observed === undefined ? { verdicts } : { verdicts, observedWeight: observed };
+}
+
+interface EffectOutcome {
+  /** A weight: the share the route carries now. */
+  applied?: number;
+  /**
+   * It changed what only the next tick observes: a Deployment (seen through its informer), a webhook's
+   * answer. The tick decides no more after it.
+   */
+  unseen?: boolean;
 }
 
 interface Known {

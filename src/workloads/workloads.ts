@@ -209,16 +209,16 @@ export class Workloads {
     state: WorkloadState,
     revision: string,
     owner: OwnerReference,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const current = revisionOf(state.target.spec.template);
     if (current !== revision) throw new Error(`target moved on to ${current}; not promoting ${revision}`);
     const replicas = state.primary?.spec.replicas ?? state.target.spec.replicas ?? 1;
     const desired = primaryFor(state.target, replicas, owner);
     if (!state.primary) {
       await this.client.create(desired);
-      return;
+      return true;
     }
-    if (state.primary.metadata.annotations?.[REVISION_ANNOTATION] === revision) return;
+    if (state.primary.metadata.annotations?.[REVISION_ANNOTATION] === revision) return false;
     await this.client.mergePatch(
       { ...DEPLOYMENT, namespace: rollout.metadata.namespace, name: desired.metadata.name },
       {
@@ -229,18 +229,20 @@ export class Workloads {
         spec: { template: desired.spec.template },
       },
     );
+    return true;
   }
 
   /**
    * Scales the target (the canary) up to its count (the primary's; with the user's autoscaler, the
-   * primary's only to wake it from zero, then the HPA's: no write), or down to zero.
+   * primary's only to wake it from zero, then the HPA's: no write), or down to zero. True if it wrote.
    */
-  async scaleCanary(rollout: Rollout, state: WorkloadState, up: boolean): Promise<void> {
+  async scaleCanary(rollout: Rollout, state: WorkloadState, up: boolean): Promise<boolean> {
     const replicas = up ? canaryReplicas(state) : 0;
-    if (state.target.spec.replicas === replicas) return;
+    if (state.target.spec.replicas === replicas) return false;
     await this.client.mergePatch(
       { ...DEPLOYMENT, namespace: rollout.metadata.namespace, name: state.target.metadata.name },
       { spec: { replicas } },
     );
+    return true;
   }
 }
