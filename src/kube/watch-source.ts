@@ -2,6 +2,15 @@ import { Watch } from "@kubernetes/client-node/dist/watch.js";
 import type { KubeClient, KubeObject, ListOptions } from "./client.ts";
 import type { ListWatchSource, WatchEventType } from "./informer.ts";
 
+/**
+ * An object as an informer keeps it: without metadata.managedFields, which no reader here uses and which
+ * is often the largest part of an object (client-go's informers strip it the same way, with a transform).
+ */
+function cached<T extends KubeObject>(object: T, apiVersion: string, kind: string): T {
+  const { managedFields: _, ...metadata } = object.metadata as T["metadata"] & { managedFields?: unknown };
+  return { ...object, apiVersion, kind, metadata };
+}
+
 /** List + watch of one kind over the API server, for an {@link Informer}; all namespaces when none is given. */
 export function apiSource<T extends KubeObject>(
   client: KubeClient,
@@ -12,7 +21,10 @@ export function apiSource<T extends KubeObject>(
 ): ListWatchSource<T> {
   const watcher = new Watch(client.kubeconfig);
   return {
-    list: () => client.listWithVersion<T>(apiVersion, kind, namespace, options),
+    async list() {
+      const { items, resourceVersion } = await client.listWithVersion<T>(apiVersion, kind, namespace, options);
+      return { items: items.map((item) => cached(item, apiVersion, kind)), resourceVersion };
+    },
     async watch(resourceVersion, onEvent, onDone) {
       const path = await client.collectionPath(apiVersion, kind, namespace);
       const abort = await watcher.watch(
@@ -26,7 +38,7 @@ export function apiSource<T extends KubeObject>(
         },
         (type: string, object: T) => {
           if (type !== "ERROR" && type !== "BOOKMARK")
-            onEvent(type as WatchEventType, { ...object, apiVersion, kind });
+            onEvent(type as WatchEventType, cached(object, apiVersion, kind));
           else onEvent(type as WatchEventType, object);
         },
         (error: unknown) => onDone(error ?? undefined),
