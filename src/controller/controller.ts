@@ -121,6 +121,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       const others = (targets.get(deploymentKey) ?? []).filter((k) => k !== key(rollout));
       targets.set(deploymentKey, type === "deleted" ? others : [...others, key(rollout)]);
     }
+    if (type === "updated" && reconciler.isOwnWrite(key(rollout), rollout)) return;
     queue.add(key(rollout));
   });
   // A Deployment, or an autoscaler of one (the user's scales the target, the primary's the primary),

@@ -129,6 +129,8 @@ export class Reconciler {
     let decision = decide({ spec: rollout.spec, status: rollout.status, observations, now });
     const decided = process.hrtime.bigint();
     let notExpressible: Error | undefined;
+    /** The tick stopped deciding before the rollout settled: the next one goes on at once. */
+    let cutShort = false;
     try {
       // One tick may decide more than once: after the route took a new weight, or the rollout entered
       // another step, it decides again at once, as the next tick would, so that one status write records
@@ -156,8 +158,15 @@ export class Reconciler {
             this.deps.metrics.effectLatency.observe({ effect: effect.type }, seconds);
         }
         const after = decision.status;
-        const moved = after.step !== before.step || after.stepStartedAt !== before.stepStartedAt;
-        if ((applied === undefined && !moved) || unseen || notExpressible || pass === MAX_PASSES) break;
+        const moved =
+          after.phase !== before.phase ||
+          after.step !== before.step ||
+          after.stepStartedAt !== before.stepStartedAt;
+        if ((applied === undefined && !moved) || unseen || notExpressible) break;
+        if (pass === MAX_PASSES) {
+          cutShort = true;
+          break;
+        }
         if (applied !== undefined) appliedWeight = applied;
         // a step begun since has counts of its own (none yet; or the same window, begun the same moment)
         if (after.stepStartedAt !== before.stepStartedAt) verdicts = await this.verdicts(next, now);
@@ -191,6 +200,7 @@ export class Reconciler {
     const conflictWait = await this.writeStatus(key, raw, status);
     if (conflictWait !== undefined) return conflictWait;
     if (notExpressible) return rollout.spec.analysis.interval;
+    if (cutShort) return 0;
     return decision.requeueAfterMs ?? IDLE_RESYNC_MS;
   }
 
@@ -242,6 +252,19 @@ export class Reconciler {
       await this.read(key, ref.namespace!, ref.name);
       return undefined;
     }
+  }
+
+  /**
+   * Whether an informer event shows the Rollout as this process's last write left it (its status or
+   * finalizer write's echo). A tick decides until the rollout settles (or asks for the next one at once),
+   * so that echo needs no tick of its own; the informer has caught up, and our copy is dropped.
+   */
+  isOwnWrite(key: string, object: KubeObject): boolean {
+    const known = this.known.get(key);
+    if (known?.basedOn === undefined) return false;
+    if (known.object.metadata.resourceVersion !== object.metadata.resourceVersion) return false;
+    this.known.delete(key);
+    return true;
   }
 
   /** Drops everything kept about a rollout: it is gone, or was re-created under the same name. */

@@ -22,7 +22,12 @@ export function apiSource<T extends KubeObject>(
   const watcher = new Watch(client.kubeconfig);
   return {
     async list() {
-      const { items, resourceVersion } = await client.listWithVersion<T>(apiVersion, kind, namespace, options);
+      const { items, resourceVersion } = await client.listWithVersion<T>(
+        apiVersion,
+        kind,
+        namespace,
+        options,
+      );
       return { items: items.map((item) => cached(item, apiVersion, kind)), resourceVersion };
     },
     async watch(resourceVersion, onEvent, onDone) {
