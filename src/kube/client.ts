@@ -5,8 +5,6 @@
  *
  * Kept small on purpose: rate limits, watches and informers are layered around it elsewhere.
  */
-import http from "node:http";
-import https from "node:https";
 // The package's own modules, not its index (which loads every generated API class): see lean-modules.ts.
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { createConfiguration } from "@kubernetes/client-node/dist/gen/configuration.js";
@@ -190,8 +188,6 @@ export interface KubeClientOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** How long a kept-alive connection may stay idle. */
-const IDLE_CONNECTION_MS = 4_000;
 /** How long an API group's served versions are trusted without a request that says otherwise. */
 const DISCOVERY_TTL_MS = 600_000;
 
@@ -229,8 +225,6 @@ export class KubeClient {
   private readonly groups = new Map<string, { info: ApiGroupInfo; at: number }>();
   private readonly fieldManager: string;
   private readonly userAgent: string;
-  /** The keep-alive agent every request goes through (see keepAliveAgent). */
-  private agent: http.Agent | undefined;
   /** Checked right before each mutating request is sent; throws to refuse it. */
   private writeFence: (() => void) | undefined;
   /** The namespace of the kubeconfig's current context, or `default`. */
@@ -519,8 +513,6 @@ export class KubeClient {
       context.setBody(JSON.stringify(body));
     }
     await this.kubeConfig.applySecurityAuthentication(context);
-    const agent = this.keepAliveAgent(context.getAgent());
-    if (agent) context.setAgent(agent);
     await this.options.limiter?.take();
     if (method !== "GET") this.writeFence?.();
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -544,22 +536,6 @@ export class KubeClient {
     if (response.httpStatusCode === 404 && !(parsed as StatusBody | undefined)?.details?.name)
       this.forgetDiscovery(path);
     throw apiError(method, path, response.httpStatusCode, parsed, text);
-  }
-
-  /**
-   * One agent for all of this client's requests, with keep-alive. client-node makes a new agent for each
-   * request, so each would open a connection (and a TLS handshake) of its own; the first request's agent
-   * options (CA, client certificate, TLS settings) are the kubeconfig's and the same for every request.
-   */
-  private keepAliveAgent(made: http.Agent | undefined): http.Agent | undefined {
-    // a proxy's agent (a subclass) is left as it is
-    if (!this.agent && (made?.constructor === https.Agent || made?.constructor === http.Agent)) {
-      const options = (made as http.Agent & { options: http.AgentOptions }).options;
-      // an idle connection is closed before a server's own idle timeout (Node's is 5 s) can race a request
-      const keepAlive = { ...options, keepAlive: true, timeout: IDLE_CONNECTION_MS };
-      this.agent = made instanceof https.Agent ? new https.Agent(keepAlive) : new http.Agent(keepAlive);
-    }
-    return this.agent ?? made;
   }
 
   private send(context: RequestContext): Promise<ResponseContext> {
