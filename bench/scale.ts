@@ -17,11 +17,12 @@
 // Per step (a weight change: 25, 50, and the promotion's 0): the controller's route writes and GETs (of
 // an object or of API discovery) over the whole release, from the emulator's request log; and the status
 // writes from a step's route write to the first status that records the weight as applied (the bench's
-// watch of the Rollouts), beside every status write per rollout. The controller runs with the
-// NODE_OPTIONS of manifests/controller/deployment.yaml (its heap limit), as in a cluster. With --prometheus the counters come
-// from a real Prometheus scraping one exporter that serves every rollout's series, and the bench reports
-// Prometheus's queries per look interval and its own CPU (utime + stime from /proc); without it the
-// controller scrapes the exporter itself (--scrape) and there are no queries to count.
+// watch of the Rollouts), beside every status write per rollout. The controller runs with the NODE_OPTIONS
+// of manifests/controller/deployment.yaml (its heap limit), as in a cluster; its CPU over the release is
+// utime + stime from /proc. With --prometheus the counters come from a real Prometheus scraping one
+// exporter that serves every rollout's series, and the bench reports Prometheus's queries per look
+// interval and its CPU, measured the same way; without it the controller scrapes the exporter itself
+// (--scrape) and there are no queries to count.
 //
 // With --shards N the rollouts are split between N controller processes, each with its --shard-selector and
 // --leader-elect (so each leads its own Lease), as manifests/components/shards installs them: rollout i goes
@@ -109,6 +110,8 @@ interface Result {
   allPromoted: boolean;
   seconds: number;
   samples: number;
+  /** The controller processes' CPU time over the release (all shards together), in percent of one core. */
+  controllerCpuPercent: number;
   /** Prometheus's CPU time over the release, in percent of one core. */
   prometheusCpuPercent?: number;
   /** With --shards: each shard's peak RSS, and whether each Rollout's status was written by its shard alone. */
@@ -320,6 +323,8 @@ async function run(size: number): Promise<Result> {
   cluster.api.requestLog.clear();
   const queriesBefore = prometheus ? await prometheusQueries(prometheus.url) : 0;
   const cpuBefore = prometheus ? cpuSeconds(prometheusPid(prometheus.url)) : 0;
+  const controllerCpu = () => [...children.values()].reduce((sum, child) => sum + cpuSeconds(child.pid!), 0);
+  const controllerCpuBefore = controllerCpu();
   releasing = true;
   const begun = Date.now();
   for (const name of names) await setImage(cluster.client, NS, name, "app:2");
@@ -327,6 +332,7 @@ async function run(size: number): Promise<Result> {
   const seconds = (Date.now() - begun) / 1000;
   const lookIntervals = (seconds * 1000) / LOOK_MS;
   const promQueries = prometheus ? (await prometheusQueries(prometheus.url)) - queriesBefore : undefined;
+  const controllerCpuPercent = (100 * (controllerCpu() - controllerCpuBefore)) / seconds;
   const prometheusCpuPercent = prometheus
     ? (100 * (cpuSeconds(prometheusPid(prometheus.url)) - cpuBefore)) / seconds
     : undefined;
@@ -404,6 +410,7 @@ async function run(size: number): Promise<Result> {
     promQueriesPerLook: promQueries === undefined ? null : round2(promQueries / lookIntervals),
     allPromoted,
     seconds: Math.round(seconds),
+    controllerCpuPercent: round2(controllerCpuPercent),
     samples: latencies.length,
     ...(prometheusCpuPercent === undefined ? {} : { prometheusCpuPercent: round2(prometheusCpuPercent) }),
     ...(shards.length > 1 ? { rssMiBPerShard: peakRss.map(Math.round), exclusive } : {}),
@@ -435,16 +442,16 @@ function misses(r: Result): string[] {
 const results: Result[] = [];
 if (!json) {
   console.log(
-    "| rollouts | all promoted in | trigger -> route write p50 | p99 | samples | route writes / step | status writes / step | GETs / step | queries / look | controller peak RSS |",
+    "| rollouts | all promoted in | trigger -> route write p50 | p99 | samples | route writes / step | status writes / step | GETs / step | queries / look | controller peak RSS | controller CPU |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 for (const size of [...sizes].sort((a, b) => a - b)) {
   const r = await run(size);
   results.push(r);
   if (!json) {
     console.log(
-      `| ${r.rollouts} | ${r.allPromoted ? "" : "NOT ALL "}${r.seconds} s | ${r.p50Ms} ms | ${r.p99Ms} ms | ${r.samples} | ${r.routeWritesPerStep} | ${r.statusWritesPerStep} | ${r.getsPerStep} | ${r.promQueriesPerLook ?? "-"}${r.prometheusCpuPercent === undefined ? "" : ` (Prometheus CPU ${r.prometheusCpuPercent}%)`} | ${r.rssMiB} MiB${r.rssMiBPerShard ? ` (per shard ${r.rssMiBPerShard.join(", ")}; statuses by their own shard only: ${r.exclusive})` : ""} |`,
+      `| ${r.rollouts} | ${r.allPromoted ? "" : "NOT ALL "}${r.seconds} s | ${r.p50Ms} ms | ${r.p99Ms} ms | ${r.samples} | ${r.routeWritesPerStep} | ${r.statusWritesPerStep} | ${r.getsPerStep} | ${r.promQueriesPerLook ?? "-"}${r.prometheusCpuPercent === undefined ? "" : ` (Prometheus CPU ${r.prometheusCpuPercent}%)`} | ${r.rssMiB} MiB${r.rssMiBPerShard ? ` (per shard ${r.rssMiBPerShard.join(", ")}; statuses by their own shard only: ${r.exclusive})` : ""} | ${r.controllerCpuPercent}% |`,
     );
   }
 }
