@@ -87,9 +87,9 @@ export class IstioRouter extends ObjectRouter {
   private async ensureSubsets(): Promise<void> {
     const apiVersion = await this.groupVersion();
     const labels = this.subsetLabels;
+    const forHost = (rules: KubeObject[]) =>
+      rules.find((r) => sameHost(asRecord(r.spec).host, this.istio.service, this.istio.namespace));
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const forHost = (rules: KubeObject[]) =>
-        rules.find((r) => sameHost(asRecord(r.spec).host, this.istio.service, this.istio.namespace));
       // after a refused write, and to confirm a miss (it may be a moment old), from the API server
       const rule =
         (attempt === 1
