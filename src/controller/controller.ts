@@ -7,7 +7,7 @@ import { Informer } from "../kube/informer.ts";
 import { labelMatcher } from "../kube/label-selector.ts";
 import { type LeaderElectionTiming, LeaderElector, NotLeaderError } from "../kube/leader-election.ts";
 import { InformerCache, type ObjectReader } from "../kube/object-cache.ts";
-import { WorkQueue } from "../kube/queue.ts";
+import { PRIORITY, WorkQueue } from "../kube/queue.ts";
 import { apiSource } from "../kube/watch-source.ts";
 import type { TrafficRouter } from "../routers/index.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -111,6 +111,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let queue = new WorkQueue();
   let running: Promise<void> | undefined;
   const targets = new Map<string, string[]>(); // namespace/deployment -> rollout keys
+  // A change a release under way may be waiting on (its canary ready, a command) goes ahead of looks and
+  // of releases yet to begin: what has begun finishes first.
+  const enqueue = (rolloutKey: string) =>
+    queue.add(rolloutKey, reconciler.releaseUnderWay(rolloutKey) ? PRIORITY.progress : PRIORITY.due);
   rollouts.on((type, rollout) => {
     // A Rollout gone (or re-created under its name, which the informer reports as a delete then an add)
     // takes what this process kept for it along: status writes, webhook answers, analysis, metrics.
@@ -122,7 +126,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       targets.set(deploymentKey, type === "deleted" ? others : [...others, key(rollout)]);
     }
     if (type === "updated" && reconciler.isOwnWrite(key(rollout), rollout)) return;
-    queue.add(key(rollout));
+    enqueue(key(rollout));
   });
   // A Deployment, or an autoscaler of one (the user's scales the target, the primary's the primary),
   // concerns the rollouts of the target.
@@ -130,7 +134,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const name = deployment.endsWith(PRIMARY_SUFFIX)
       ? deployment.slice(0, -PRIMARY_SUFFIX.length)
       : deployment;
-    for (const rolloutKey of targets.get(`${namespace}/${name}`) ?? []) queue.add(rolloutKey);
+    for (const rolloutKey of targets.get(`${namespace}/${name}`) ?? []) enqueue(rolloutKey);
   };
   deployments.on((_type, deployment) => enqueueFor(deployment.metadata.namespace, deployment.metadata.name));
   autoscalers.on((_type, hpa) => {
@@ -143,7 +147,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const resyncAll = () => {
     for (const rollout of rollouts.list()) {
       sweepDue.add(key(rollout));
-      queue.add(key(rollout));
+      queue.add(key(rollout), PRIORITY.resync);
     }
   };
 

@@ -8,7 +8,7 @@ import {
   WEIGHT_NOT_EXPRESSIBLE,
   withHold,
 } from "../engine/conditions.ts";
-import { decide, withRouteBlocked } from "../engine/decide.ts";
+import { decide, isUnderWay, withRouteBlocked } from "../engine/decide.ts";
 import { observedShare } from "../engine/observed-share.ts";
 import { scheduleOpen } from "../engine/schedule.ts";
 import type { Effect, Observations, ProfileVerdict } from "../engine/types.ts";
@@ -265,6 +265,13 @@ export class Reconciler {
     if (known.object.metadata.resourceVersion !== object.metadata.resourceVersion) return false;
     this.known.delete(key);
     return true;
+  }
+
+  /** Whether the newest copy of the Rollout this process knows has a release under way. */
+  releaseUnderWay(key: string): boolean {
+    const [namespace, name] = key.split("/") as [string, string];
+    const object = this.known.get(key)?.object ?? this.deps.rollouts.get(namespace, name);
+    return isUnderWay((object?.status as RolloutStatus | undefined)?.phase);
   }
 
   /** Drops everything kept about a rollout: it is gone, or was re-created under the same name. */

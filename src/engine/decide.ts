@@ -34,6 +34,11 @@ export function isTerminal(phase: Phase | undefined): boolean {
   return phase !== undefined && TERMINAL.includes(phase);
 }
 
+/** A release has begun and not ended: any phase but Idle and the terminal ones. */
+export function isUnderWay(phase: Phase | undefined): boolean {
+  return phase !== undefined && phase !== "Idle" && !isTerminal(phase);
+}
+
 /**
  * One tick of the rollout state machine: from the spec, the stored status, what the controller observed
  * and the time, the next status and the effects to carry out. Pure: no I/O, no clock of its own.

@@ -1,26 +1,45 @@
 /**
- * A work queue of keys (namespace/name) in the manner of client-go's: a key waits at most once, a key
- * being worked on is never handed to a second worker, and a key added while it is worked on runs again
- * right after. Delayed adds keep the earliest due time.
+ * Which waiting key a worker takes first: the lowest priority number, then the earliest added. Like
+ * controller-runtime's priority queue, which puts its start-up list and resyncs behind edge-triggered
+ * events so that a change is not kept waiting behind every object's periodic reconcile.
+ */
+export const PRIORITY = {
+  /** What a release under way waits on has happened: a Deployment changed, a command or an edit came. */
+  progress: 0,
+  /** A timer came due (a look, a retry), or a rollout with no release under way changed. */
+  due: 1,
+  /** Every rollout, at start and on the periodic resync. */
+  resync: 2,
+} as const;
+export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
+
+/**
+ * A work queue of keys (namespace/name) in the manner of client-go's: a key waits at most once (at the
+ * best priority it was added with), a key being worked on is never handed to a second worker, and a key
+ * added while it is worked on runs again right after. Delayed adds keep the earliest due time.
  */
 export class WorkQueue {
-  private readonly waiting = new Set<string>();
-  private readonly order: string[] = [];
+  /** Waiting keys and the lane each waits in. */
+  private readonly waiting = new Map<string, Priority>();
+  /** One FIFO per priority; a key moved to a better lane leaves a stale entry behind, skipped when taken. */
+  private readonly lanes: string[][] = Object.values(PRIORITY).map(() => []);
   private readonly active = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while worked on, with the best priority they were added with. */
+  private readonly dirty = new Map<string, Priority>();
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly idleWorkers: (() => void)[] = [];
   private stopped = false;
 
-  add(key: string): void {
+  add(key: string, priority: Priority = PRIORITY.due): void {
     if (this.stopped) return;
     if (this.active.has(key)) {
-      this.dirty.add(key);
+      this.dirty.set(key, Math.min(priority, this.dirty.get(key) ?? priority) as Priority);
       return;
     }
-    if (this.waiting.has(key)) return;
-    this.waiting.add(key);
-    this.order.push(key);
+    const lane = this.waiting.get(key);
+    if (lane !== undefined && lane <= priority) return;
+    this.waiting.set(key, priority);
+    this.lanes[priority]!.push(key);
     this.idleWorkers.shift()?.();
   }
 
@@ -41,7 +60,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.order.length;
+    return this.waiting.size;
   }
 
   /** Runs `workers` loops calling `handle` for each key until `shutDown`. */
@@ -56,20 +75,34 @@ export class WorkQueue {
     for (const wake of this.idleWorkers.splice(0)) wake();
   }
 
+  private take(): string | undefined {
+    for (const [priority, lane] of this.lanes.entries()) {
+      for (let key = lane.shift(); key !== undefined; key = lane.shift()) {
+        if (this.waiting.get(key) !== priority) continue; // stale: moved to a better lane, or taken
+        this.waiting.delete(key);
+        return key;
+      }
+    }
+    return undefined;
+  }
+
   private async worker(handle: (key: string) => Promise<void>): Promise<void> {
     while (!this.stopped) {
-      const key = this.order.shift();
+      const key = this.take();
       if (key === undefined) {
         await new Promise<void>((resolve) => this.idleWorkers.push(resolve));
         continue;
       }
-      this.waiting.delete(key);
       this.active.add(key);
       try {
         await handle(key);
       } finally {
         this.active.delete(key);
-        if (this.dirty.delete(key)) this.add(key);
+        const again = this.dirty.get(key);
+        if (again !== undefined) {
+          this.dirty.delete(key);
+          this.add(key, again);
+        }
       }
     }
   }

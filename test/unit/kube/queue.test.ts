@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { WorkQueue } from "../../../src/kube/queue.ts";
+import { PRIORITY, WorkQueue } from "../../../src/kube/queue.ts";
 import { TokenBucket } from "../../../src/kube/rate-limit.ts";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -37,6 +37,50 @@ describe("WorkQueue", () => {
     await tick();
     expect(runs).toEqual(["shop/checkout", "shop/cart", "shop/checkout"]);
     expect(overlap).toBe(false);
+    queue.shutDown();
+    await done;
+  });
+
+  it("hands out the best priority first, in order of arrival within one, and a re-add only raises a key", async () => {
+    const queue = new WorkQueue();
+    queue.add("shop/resynced", PRIORITY.resync);
+    queue.add("shop/look-a"); // a timer's add: due
+    queue.add("shop/look-b", PRIORITY.due);
+    queue.add("shop/ready", PRIORITY.progress);
+    queue.add("shop/look-b", PRIORITY.progress); // its canary became ready while it waited for a look
+    queue.add("shop/ready", PRIORITY.resync); // a resync does not send a waiting key back
+    expect(queue.length).toBe(4);
+    const runs: string[] = [];
+    const done = queue.run(1, async (key) => {
+      runs.push(key);
+    });
+    await tick();
+    expect(runs).toEqual(["shop/ready", "shop/look-b", "shop/look-a", "shop/resynced"]);
+    expect(queue.length).toBe(0);
+    queue.shutDown();
+    await done;
+  });
+
+  it("reruns a key added while it was worked on at the best priority it was added with", async () => {
+    const queue = new WorkQueue();
+    const runs: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const done = queue.run(1, async (key) => {
+      runs.push(key);
+      if (runs.length === 1) await gate;
+    });
+    queue.add("shop/checkout", PRIORITY.progress);
+    await tick();
+    queue.add("shop/cart", PRIORITY.due);
+    queue.add("shop/checkout", PRIORITY.resync); // while worked on
+    queue.add("shop/checkout", PRIORITY.progress);
+    release();
+    await tick();
+    await tick();
+    expect(runs).toEqual(["shop/checkout", "shop/checkout", "shop/cart"]);
     queue.shutDown();
     await done;
   });
