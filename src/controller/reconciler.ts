@@ -489,7 +489,10 @@ export class Reconciler {
         await this.webhook(effect, rollout, log);
         return { unseen: true }; // an answer, and time passed while waiting for it
       case "event":
-        await this.deps.events
+        // Not awaited, as client-go's recorder never holds up its controller: an Event is a record for
+        // people, written in the background (in order per object), and the traffic change after it in
+        // this tick does not wait for it.
+        void this.deps.events
           .record(
             { ...rollout, ...ROLLOUT_TYPE } as unknown as KubeObject,
             effect.reason,
