@@ -16,7 +16,8 @@ export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
 /**
  * A work queue of keys (namespace/name) in the manner of client-go's: a key waits at most once (at the
  * best priority it was added with), a key being worked on is never handed to a second worker, and a key
- * added while it is worked on runs again right after. Delayed adds keep the earliest due time.
+ * added while it is worked on runs again right after, at the first priority. Delayed adds keep the
+ * earliest due time.
  */
 export class WorkQueue {
   /** Waiting keys and the lane each waits in. */
@@ -24,8 +25,8 @@ export class WorkQueue {
   /** One FIFO per priority; a key moved to a better lane leaves a stale entry behind, skipped when taken. */
   private readonly lanes: string[][] = Object.values(PRIORITY).map(() => []);
   private readonly active = new Set<string>();
-  /** Keys added while worked on, with the best priority they were added with. */
-  private readonly dirty = new Map<string, Priority>();
+  /** Keys added while worked on. */
+  private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly idleWorkers: (() => void)[] = [];
   private stopped = false;
@@ -33,7 +34,7 @@ export class WorkQueue {
   add(key: string, priority: Priority = PRIORITY.due): void {
     if (this.stopped) return;
     if (this.active.has(key)) {
-      this.dirty.set(key, Math.min(priority, this.dirty.get(key) ?? priority) as Priority);
+      this.dirty.add(key);
       return;
     }
     const lane = this.waiting.get(key);
@@ -98,11 +99,9 @@ export class WorkQueue {
         await handle(key);
       } finally {
         this.active.delete(key);
-        const again = this.dirty.get(key);
-        if (again !== undefined) {
-          this.dirty.delete(key);
-          this.add(key, again);
-        }
+        // A change that came while the key was worked on may be what that work began waiting for (a
+        // canary ready before the tick that scaled it wrote its status): it runs again first.
+        if (this.dirty.delete(key)) this.add(key, PRIORITY.progress);
       }
     }
   }
