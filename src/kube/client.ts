@@ -176,8 +176,11 @@ export interface KubeClientOptions {
   fieldManager?: string;
   /** The User-Agent header, which names the client in the API server's audit and request logs. */
   userAgent?: string;
-  /** Client-side rate limit: every request waits for a token first (see TokenBucket). */
-  limiter?: { take(): Promise<void> };
+  /**
+   * Client-side rate limit: every request waits for a token first (see TokenBucket); a background one
+   * (an Event's write, see isBackground) only when no other request waits.
+   */
+  limiter?: { take(background?: boolean): Promise<void> };
   /** Called after each request with its method and status code (0 when nothing answered). */
   onResponse?: (method: string, statusCode: number) => void;
   /**
@@ -188,6 +191,12 @@ export interface KubeClientOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Requests nothing waits on: writes of Events, records for people. Like client-go's recorder, which writes
+ * them from a goroutine of its own, they never hold up the controller's other requests.
+ */
+const isBackground = (kind: string) => kind === "Event";
 /** How long an API group's served versions are trusted without a request that says otherwise. */
 const DISCOVERY_TTL_MS = 600_000;
 
@@ -324,6 +333,7 @@ export class KubeClient {
       object,
       JSON_TYPE,
       this.writeQuery(),
+      isBackground(object.kind),
     )) as T;
   }
 
@@ -352,6 +362,7 @@ export class KubeClient {
       patch,
       MERGE_PATCH_TYPE,
       this.writeQuery(),
+      isBackground(ref.kind),
     )) as T;
   }
 
@@ -503,6 +514,7 @@ export class KubeClient {
     body?: unknown,
     contentType?: string,
     query?: URLSearchParams,
+    background = false,
   ): Promise<unknown> {
     const context = this.config.baseServer.makeRequestContext(path, HttpMethod[method]) as RequestContext;
     for (const [name, value] of query ?? []) context.setQueryParam(name, value);
@@ -513,7 +525,7 @@ export class KubeClient {
       context.setBody(JSON.stringify(body));
     }
     await this.kubeConfig.applySecurityAuthentication(context);
-    await this.options.limiter?.take();
+    await this.options.limiter?.take(background);
     if (method !== "GET") this.writeFence?.();
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const deadline = AbortSignal.timeout(timeoutMs);

@@ -1,11 +1,13 @@
 /**
  * Client-side QPS and burst limits (a token bucket), so a controller with many rollouts does not flood
- * the API server: up to `burst` requests at once, then `qps` per second.
+ * the API server: up to `burst` requests at once, then `qps` per second. Waiting requests go in order of
+ * arrival, the background ones after all others.
  */
 export class TokenBucket {
   private tokens: number;
   private last: number;
   private readonly queue: (() => void)[] = [];
+  private readonly background: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -17,16 +19,20 @@ export class TokenBucket {
   }
 
   /** Resolves when a request may go. */
-  take(): Promise<void> {
+  take(background = false): Promise<void> {
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= 1) {
+    if (this.waiting() === 0 && this.tokens >= 1) {
       this.tokens -= 1;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.queue.push(resolve);
+      (background ? this.background : this.queue).push(resolve);
       this.schedule();
     });
+  }
+
+  private waiting(): number {
+    return this.queue.length + this.background.length;
   }
 
   private refill(): void {
@@ -41,11 +47,11 @@ export class TokenBucket {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.refill();
-      while (this.queue.length > 0 && this.tokens >= 1) {
+      while (this.waiting() > 0 && this.tokens >= 1) {
         this.tokens -= 1;
-        this.queue.shift()!();
+        (this.queue.shift() ?? this.background.shift())!();
       }
-      if (this.queue.length > 0) this.schedule();
+      if (this.waiting() > 0) this.schedule();
     }, wait);
   }
 }
