@@ -311,7 +311,7 @@ async function run(size: number): Promise<Result> {
       const stuck = rollouts.list().find((r) => phases.get(r.metadata.name) !== phase);
       const where = stuck && { name: stuck.metadata.name, ...(stuck.status as object) };
       process.stderr.write(
-        `${size} rollouts, waiting for ${phase}: ${JSON.stringify(counts)}; e.g. ${JSON.stringify(where).slice(0, 400)}\n`,
+        `${size} rollouts, waiting for ${phase}: ${JSON.stringify(counts)}; e.g. ${JSON.stringify(where ?? {}).slice(0, 400)}\n`,
       );
     }
     return names.every((name) => phases.get(name) === phase);

@@ -102,6 +102,16 @@ export class EventCorrelator {
   }
 }
 
+/** The object an Event is about, as the Event names it. */
+interface EventReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  uid: string | undefined;
+  resourceVersion: string | undefined;
+}
+
 export interface EventRecorderOptions {
   /** Wall-clock time in ms; tests pass one they move. */
   now?: () => number;
@@ -139,10 +149,19 @@ export class EventRecorder {
     const now = this.now();
     const decision = this.correlator.correlate({ object, type, reason, message }, now);
     if (decision.action === "skip") return;
+    // only the reference is kept while the write waits its turn, not the object
+    const involvedObject = {
+      apiVersion: about.apiVersion,
+      kind: about.kind,
+      name: about.metadata.name,
+      namespace,
+      uid: about.metadata.uid,
+      resourceVersion: about.metadata.resourceVersion,
+    };
     const previous = this.writing.get(object) ?? Promise.resolve();
     const write = previous
       .catch(() => {})
-      .then(() => this.write(about, namespace, type, reason, decision, new Date(now).toISOString()));
+      .then(() => this.write(involvedObject, type, reason, decision, new Date(now).toISOString()));
     this.writing.set(object, write);
     try {
       await write;
@@ -152,13 +171,13 @@ export class EventRecorder {
   }
 
   private async write(
-    about: KubeObject,
-    namespace: string,
+    involvedObject: EventReference,
     type: string,
     reason: string,
     decision: Exclude<Correlation, { action: "skip" }>,
     now: string,
   ): Promise<void> {
+    const { namespace } = involvedObject;
     if (decision.action === "patch") {
       try {
         await this.client.mergePatch(
@@ -175,14 +194,7 @@ export class EventRecorder {
       apiVersion: "v1",
       kind: "Event",
       metadata: { name: decision.name, namespace },
-      involvedObject: {
-        apiVersion: about.apiVersion,
-        kind: about.kind,
-        name: about.metadata.name,
-        namespace,
-        uid: about.metadata.uid,
-        resourceVersion: about.metadata.resourceVersion,
-      },
+      involvedObject,
       reason,
       message: decision.message,
       type,
