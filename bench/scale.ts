@@ -69,8 +69,8 @@ const GATES = new Set([2, 5]);
 /** Weight changes per rollout: the two setWeight steps and the promotion. */
 const WEIGHT_STEPS = 3;
 const LOOK_MS = 5_000;
-/** The profile's counters (bad and total) read at each look. */
-const INDICATORS = 2;
+/** The profile's indicators: one ratio, whose bad and total counters one shared query reads. */
+const INDICATORS = 1;
 /**
  * Requests a second, and the canary answers all of them: a step's analysis passes once the canary's bad
  * rate is shown below 0.1%, which takes a few thousand requests, several 5 s looks.

@@ -234,8 +234,25 @@ function share(template: string, variables: Readonly<Record<string, ArgValue>>):
 }
 
 /**
+ * A counter whose shared selector is a wider one's with more matchers (the bad requests among all: the
+ * total's selector and `response_code=~"5.."`) is read from the wider one's answer, the extra matchers
+ * picking its series: one query serves both counters.
+ */
+function within(wide: SharedQuery, narrow: SharedQuery): SharedQuery {
+  const outer = parseSelector(wide.shared);
+  const inner = parseSelector(narrow.shared);
+  if (!outer || !inner || outer.metric !== inner.metric) return narrow;
+  const same = (a: LabelMatcher, b: LabelMatcher) =>
+    a.label === b.label && a.op === b.op && a.value === b.value;
+  if (!outer.matchers.every((m) => inner.matchers.some((n) => same(m, n)))) return narrow;
+  const extra = inner.matchers.filter((n) => !outer.matchers.some((m) => same(m, n)));
+  return { shared: wide.shared, own: [...narrow.own, ...extra] };
+}
+
+/**
  * The shared form of a population's two queries (see SharedQuery); undefined for a template that is not a
- * bare selector (a function or an operator around it), which is queried per rollout as rendered.
+ * bare selector (a function or an operator around it), which is queried per rollout as rendered. When the
+ * ratio's counter selects a subset of the total's series, both are read from the total's answer.
  */
 export function sharedQueries(
   profile: SLOProfile,
@@ -245,7 +262,9 @@ export function sharedQueries(
 ): { ratio: SharedQuery | undefined; total: SharedQuery | undefined } {
   const templates = counterTemplates(profile, provider);
   const variables = { ...resolveArgs(profile, provider, args), ...target };
-  return { ratio: share(templates.ratio, variables), total: share(templates.total, variables) };
+  const ratio = share(templates.ratio, variables);
+  const total = share(templates.total, variables);
+  return { ratio: ratio && total ? within(total, ratio) : ratio, total };
 }
 
 /** The queries of both populations (the canary and the baseline it is compared with) for one profile. */

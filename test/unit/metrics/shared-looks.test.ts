@@ -47,18 +47,30 @@ describe("PromQL selectors", () => {
     const profile = (await loadBuiltInProfiles()).get("http-availability")!;
     const target = { namespace: "shop", workload: 'we"b', service: "web" };
     const istio = sharedQueries(profile, "istio", target);
+    const own = [
+      { label: "destination_workload_namespace", op: "=", value: "shop" },
+      { label: "destination_workload", op: "=", value: 'we"b' },
+    ];
+    expect(istio.total).toEqual({ shared: 'istio_requests_total{reporter="destination"}', own });
+    // the bad requests are a subset of all: read from the total's answer, picked by the status matcher
     expect(istio.ratio).toEqual({
-      shared: 'istio_requests_total{reporter="destination", response_code=~"5.."}',
-      own: [
-        { label: "destination_workload_namespace", op: "=", value: "shop" },
-        { label: "destination_workload", op: "=", value: 'we"b' },
-      ],
+      shared: 'istio_requests_total{reporter="destination"}',
+      own: [...own, { label: "response_code", op: "=~", value: "5.." }],
     });
     // the Envoy cluster name holds the namespace and the service inside a regex
     expect(sharedQueries(profile, "gateway", target).total).toEqual({
       shared: "envoy_cluster_upstream_rq",
       own: [{ label: "envoy_cluster_name", op: "=~", value: "shop[_/]web[_/].*" }],
     });
+  });
+
+  it("reads a counter from a wider one's answer only when its selector is the wider one's plus matchers", async () => {
+    const latency = (await loadBuiltInProfiles()).get("http-latency")!;
+    const target = { namespace: "shop", workload: "web", service: "web" };
+    // good requests (a histogram bucket) and all (the _count series) are different metrics: two queries
+    const queries = sharedQueries(latency, "istio", target);
+    expect(queries.ratio?.shared).not.toBe(queries.total?.shared);
+    expect(queries.ratio?.shared).toMatch(/^istio_request_duration_milliseconds_bucket\{/);
   });
 });
 
