@@ -21,7 +21,8 @@
 // of manifests/controller/deployment.yaml (its heap limit), as in a cluster; its CPU over the release is
 // utime + stime from /proc. With --prometheus the counters come from a real Prometheus scraping one
 // exporter that serves every rollout's series, and the bench reports Prometheus's queries per look
-// interval and its CPU, measured the same way; without it the controller scrapes the exporter itself
+// interval (of the epoch-aligned grid the controller's shared answers are cut from) and its CPU, measured
+// the same way; without it the controller scrapes the exporter itself
 // (--scrape) and there are no queries to count.
 //
 // With --shards N the rollouts are split between N controller processes, each with its --shard-selector and
@@ -330,7 +331,9 @@ async function run(size: number): Promise<Result> {
   for (const name of names) await setImage(cluster.client, NS, name, "app:2");
   const allPromoted = await waitAll("Succeeded");
   const seconds = (Date.now() - begun) / 1000;
-  const lookIntervals = (seconds * 1000) / LOOK_MS;
+  // Shared answers are per slot of half a look interval, slots cut from the epoch: the look intervals of
+  // that grid the release touched, a partial one at either end counting as one.
+  const lookIntervals = Math.floor(Date.now() / LOOK_MS) - Math.floor(begun / LOOK_MS) + 1;
   const promQueries = prometheus ? (await prometheusQueries(prometheus.url)) - queriesBefore : undefined;
   const controllerCpuPercent = (100 * (controllerCpu() - controllerCpuBefore)) / seconds;
   const prometheusCpuPercent = prometheus
