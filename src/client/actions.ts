@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { COMMAND_ANNOTATION, type Command } from "../api/commands.ts";
-import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { isStaleWrite, type KubeClient, type KubeObject } from "../kube/client.ts";
 import { type Deployment, revisionOf } from "../workloads/deployments.ts";
 
 export const ROLLOUT = { apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout" } as const;
@@ -38,9 +38,14 @@ export async function sendCommand(
   return id;
 }
 
+/** Tries of setImages when the Deployment keeps changing between its read and the write. */
+const IMAGE_WRITE_ATTEMPTS = 5;
+
 /**
  * Sets new images on the rollout's target Deployment (only the `image` of the named containers, with a
- * resourceVersion test) and returns the revision the controller will roll out.
+ * resourceVersion test) and returns the revision the controller will roll out. A Deployment changed since
+ * it was read (its status, by its controller) is read again and the images set on that, as client-go's
+ * RetryOnConflict does.
  */
 export async function setImages(
   client: KubeClient,
@@ -57,27 +62,44 @@ export async function setImages(
     namespace: ref.namespace,
     name: rollout.spec.targetRef.name,
   };
-  const deployment = await client.get<Deployment>(target);
-  const template = structuredClone(deployment.spec.template);
+  for (let attempt = 1; ; attempt++) {
+    const deployment = await client.get<Deployment>(target);
+    const template = structuredClone(deployment.spec.template);
+    const operations = imageOperations(target.name, template, deployment.metadata.resourceVersion, images);
+    try {
+      await client.jsonPatch(target, operations);
+      return revisionOf(template);
+    } catch (error) {
+      if (!isStaleWrite(error) || attempt === IMAGE_WRITE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** The patch that sets the images in `template` (changed in place) if the Deployment is still that version. */
+function imageOperations(
+  name: string,
+  template: Deployment["spec"]["template"],
+  resourceVersion: string | undefined,
+  images: { container?: string; image: string }[],
+): { op: "test" | "replace"; path: string; value: unknown }[] {
   const containers = (template.spec as { containers: { name: string; image: string }[] }).containers;
   const operations: { op: "test" | "replace"; path: string; value: unknown }[] = [
-    { op: "test", path: "/metadata/resourceVersion", value: deployment.metadata.resourceVersion },
+    { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
   ];
   for (const { container, image } of images) {
     if (container === undefined && containers.length !== 1) {
       throw new InvalidRequestError(
-        `${target.name} has ${containers.length} containers (${containers.map((c) => c.name).join(", ")}); use --image CONTAINER=IMAGE`,
+        `${name} has ${containers.length} containers (${containers.map((c) => c.name).join(", ")}); use --image CONTAINER=IMAGE`,
       );
     }
     const index = container === undefined ? 0 : containers.findIndex((c) => c.name === container);
     if (index < 0) {
       throw new InvalidRequestError(
-        `${target.name} has no container ${container} (it has ${containers.map((c) => c.name).join(", ")})`,
+        `${name} has no container ${container} (it has ${containers.map((c) => c.name).join(", ")})`,
       );
     }
     containers[index]!.image = image;
     operations.push({ op: "replace", path: `/spec/template/spec/containers/${index}/image`, value: image });
   }
-  await client.jsonPatch(target, operations);
-  return revisionOf(template);
+  return operations;
 }
