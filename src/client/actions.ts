@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { COMMAND_ANNOTATION, type Command } from "../api/commands.ts";
-import { isStaleWrite, type KubeClient, type KubeObject } from "../kube/client.ts";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { type Deployment, revisionOf } from "../workloads/deployments.ts";
 
 export const ROLLOUT = { apiVersion: "stepwise.dev/v1alpha1", kind: "Rollout" } as const;
@@ -70,6 +70,9 @@ export async function setImages(
       await client.jsonPatch(target, operations);
       return revisionOf(template);
     } catch (error) {
+      // imported here: the commands that load this module start without the Kubernetes client's
+      // (a write has loaded it by now)
+      const { isStaleWrite } = await import("../kube/client.ts");
       if (!isStaleWrite(error) || attempt === IMAGE_WRITE_ATTEMPTS) throw error;
     }
   }
