@@ -22,8 +22,8 @@
 // utime + stime from /proc. With --prometheus the counters come from a real Prometheus scraping one
 // exporter that serves every rollout's series, and the bench reports Prometheus's queries per look
 // interval (of the epoch-aligned grid the controller's shared answers are cut from) and its CPU, measured
-// the same way; without it the controller scrapes the exporter itself
-// (--scrape) and there are no queries to count.
+// the same way; without it the controller scrapes the exporter itself (--scrape) and there are no queries
+// to count.
 //
 // With --shards N the rollouts are split between N controller processes, each with its --shard-selector and
 // --leader-elect (so each leads its own Lease), as manifests/components/shards installs them: rollout i goes
@@ -330,10 +330,11 @@ async function run(size: number): Promise<Result> {
   const begun = Date.now();
   for (const name of names) await setImage(cluster.client, NS, name, "app:2");
   const allPromoted = await waitAll("Succeeded");
-  const seconds = (Date.now() - begun) / 1000;
+  const ended = Date.now();
+  const seconds = (ended - begun) / 1000;
   // Shared answers are per slot of half a look interval, slots cut from the epoch: the look intervals of
   // that grid the release touched, a partial one at either end counting as one.
-  const lookIntervals = Math.floor(Date.now() / LOOK_MS) - Math.floor(begun / LOOK_MS) + 1;
+  const lookIntervals = Math.floor(ended / LOOK_MS) - Math.floor(begun / LOOK_MS) + 1;
   const promQueries = prometheus ? (await prometheusQueries(prometheus.url)) - queriesBefore : undefined;
   const controllerCpuPercent = (100 * (controllerCpu() - controllerCpuBefore)) / seconds;
   const prometheusCpuPercent = prometheus

@@ -137,27 +137,21 @@ export class EventRecorder {
   }
 
   async record(about: KubeObject, reason: string, message: string, warning = false): Promise<void> {
-    const namespace = about.metadata.namespace ?? "default";
-    const object = [
-      about.apiVersion,
-      about.kind,
-      namespace,
-      about.metadata.uid ?? "",
-      about.metadata.name,
-    ].join("/");
+    // only the reference is kept while the write waits its turn, not the object
+    const involvedObject: EventReference = {
+      apiVersion: about.apiVersion,
+      kind: about.kind,
+      name: about.metadata.name,
+      namespace: about.metadata.namespace ?? "default",
+      uid: about.metadata.uid,
+      resourceVersion: about.metadata.resourceVersion,
+    };
+    const { apiVersion, kind, namespace, uid, name } = involvedObject;
+    const object = [apiVersion, kind, namespace, uid ?? "", name].join("/");
     const type = warning ? "Warning" : "Normal";
     const now = this.now();
     const decision = this.correlator.correlate({ object, type, reason, message }, now);
     if (decision.action === "skip") return;
-    // only the reference is kept while the write waits its turn, not the object
-    const involvedObject = {
-      apiVersion: about.apiVersion,
-      kind: about.kind,
-      name: about.metadata.name,
-      namespace,
-      uid: about.metadata.uid,
-      resourceVersion: about.metadata.resourceVersion,
-    };
     const previous = this.writing.get(object) ?? Promise.resolve();
     const write = previous
       .catch(() => {})
